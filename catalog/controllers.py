@@ -1,0 +1,58 @@
+from django.conf import settings
+from drf_spectacular.utils import extend_schema, extend_schema_view
+from rest_framework import status
+from rest_framework.exceptions import NotFound
+from rest_framework.generics import GenericAPIView, ListAPIView
+from rest_framework.permissions import SAFE_METHODS, BasePermission
+from rest_framework.response import Response
+
+from project.api import validated
+from project.errors import invalid
+
+from . import selectors, services
+from .serializers import ProductCreateInput, ProductOutput, ProductUpdateInput
+
+
+class ReadAnyoneWriteStaff(BasePermission):
+    def has_permission(self, request, view):
+        return request.method in SAFE_METHODS or bool(request.user and request.user.is_staff)
+
+
+@extend_schema_view(get=extend_schema(summary="List the catalog (no login needed)"))
+class ProductListApi(ListAPIView):
+    permission_classes = [ReadAnyoneWriteStaff]
+    serializer_class = ProductOutput
+
+    def get_queryset(self):
+        return selectors.product_list()
+
+    @extend_schema(request=ProductCreateInput, responses={201: ProductOutput}, summary="Add a product (staff)")
+    def post(self, request):
+        data = validated(ProductCreateInput, request.data)
+        if selectors.sku_taken(data["sku"]):
+            raise invalid("sku", "A product with this SKU already exists.")
+        data.setdefault("currency", settings.DEFAULT_CURRENCY)
+        product = services.create_product(**data)
+        return Response(ProductOutput(product).data, status=status.HTTP_201_CREATED)
+
+
+class ProductDetailApi(GenericAPIView):
+    permission_classes = [ReadAnyoneWriteStaff]
+    serializer_class = ProductOutput
+
+    def _product(self, sku: str, *, include_inactive: bool = False):
+        product = selectors.product_get(sku, include_inactive=include_inactive)
+        if product is None:
+            raise NotFound("No product with this SKU.")
+        return product
+
+    @extend_schema(summary="One product")
+    def get(self, request, sku: str):
+        return Response(ProductOutput(self._product(sku)).data)
+
+    @extend_schema(request=ProductUpdateInput, responses={200: ProductOutput}, summary="Change a product (staff)")
+    def patch(self, request, sku: str):
+        product = self._product(sku, include_inactive=True)
+        data = validated(ProductUpdateInput, request.data)
+        product = services.update_product(product=product, **data)
+        return Response(ProductOutput(product).data)

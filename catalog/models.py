@@ -1,0 +1,26 @@
+from django.conf import settings
+from django.core.validators import MinValueValidator, RegexValidator
+from django.db import models
+
+sku_validator = RegexValidator(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$", "Letters, digits, '.', '_' or '-'; at most 64.")
+
+
+class Product(models.Model):
+    sku = models.CharField(max_length=64, unique=True, validators=[sku_validator])
+    name = models.CharField(max_length=200)
+    price = models.DecimalField(max_digits=10, decimal_places=2, validators=[MinValueValidator(0)])
+    currency = models.CharField(max_length=3, default=settings.DEFAULT_CURRENCY)
+    stock = models.PositiveIntegerField(default=0, help_text="Units on hand, not reserved by any live order.")
+    is_active = models.BooleanField(default=True, help_text="Inactive products are hidden and cannot be ordered.")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["sku"]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(stock__gte=0), name="product_stock_not_negative"),
+            models.CheckConstraint(condition=models.Q(price__gte=0), name="product_price_not_negative"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.sku} — {self.name}"

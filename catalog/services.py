@@ -1,0 +1,96 @@
+"""Products and their stock.
+
+Stock is reserved and released only here, always under row locks taken in id order,
+so two orders for the same products queue instead of deadlocking, and stock can never
+go negative (a check constraint backs this up in the database).
+"""
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from decimal import Decimal
+
+from django.db import transaction
+from django.db.models import F
+
+from .models import Product
+
+
+class CatalogError(Exception):
+    field = "items"
+
+
+class UnknownProduct(CatalogError):
+    def __init__(self, skus: list[str]):
+        self.skus = skus
+        super().__init__(f"unknown product: {', '.join(skus)}")
+
+
+class OutOfStock(CatalogError):
+    def __init__(self, shortages: dict[str, tuple[int, int]]):
+        self.shortages = shortages
+        detail = ", ".join(f"{sku} (asked {want}, {have} left)" for sku, (want, have) in shortages.items())
+        super().__init__(f"not enough stock: {detail}")
+
+
+@dataclass(frozen=True)
+class Reservation:
+    product_id: int
+    sku: str
+    name: str
+    unit_price: Decimal
+    currency: str
+    quantity: int
+
+
+@transaction.atomic
+def reserve_stock(quantities: dict[str, int]) -> list[Reservation]:
+    """Take ``quantities`` (sku -> units) out of stock, all or nothing.
+
+    Locks the products in id order; raises ``UnknownProduct`` or ``OutOfStock`` and
+    changes nothing if any line cannot be served. Returns the reserved lines priced
+    from the catalog, in the order of ``quantities``.
+    """
+    products = {
+        p.sku: p for p in Product.objects.select_for_update().filter(sku__in=quantities, is_active=True).order_by("id")
+    }
+    unknown = [sku for sku in quantities if sku not in products]
+    if unknown:
+        raise UnknownProduct(unknown)
+    short = {sku: (qty, products[sku].stock) for sku, qty in quantities.items() if products[sku].stock < qty}
+    if short:
+        raise OutOfStock(short)
+    for sku, qty in quantities.items():
+        Product.objects.filter(pk=products[sku].pk).update(stock=F("stock") - qty)
+    return [
+        Reservation(p.pk, p.sku, p.name, p.price, p.currency, quantities[sku])
+        for sku in quantities
+        for p in [products[sku]]
+    ]
+
+
+@transaction.atomic
+def release_stock(quantities: Iterable[tuple[int, int]]) -> None:
+    """Put ``(product id, units)`` back on hand (an order was cancelled)."""
+    for product_id, qty in sorted(quantities):
+        Product.objects.filter(pk=product_id).update(stock=F("stock") + qty)
+
+
+@transaction.atomic
+def create_product(
+    *, sku: str, name: str, price: Decimal, currency: str, stock: int = 0, is_active: bool = True
+) -> Product:
+    product = Product(sku=sku, name=name, price=price, currency=currency.upper(), stock=stock, is_active=is_active)
+    product.full_clean()
+    product.save()
+    return product
+
+
+@transaction.atomic
+def update_product(*, product: Product, **changes) -> Product:
+    """Change a product's fields; stock set here is the new on-hand count."""
+    product = Product.objects.select_for_update().get(pk=product.pk)
+    for field, value in changes.items():
+        setattr(product, field, value.upper() if field == "currency" else value)
+    product.full_clean()
+    product.save()
+    return product

@@ -1,0 +1,76 @@
+"""The outbox and the record of who handled what.
+
+An ``Event`` is written in the same transaction as the change it announces, so an
+event exists if and only if its change committed. A ``HandlerRun`` is one receiver's
+work on one event; its row is the idempotency record (unique per event and handler)
+and the dead-letter entry when the handler gives up.
+"""
+
+import uuid
+
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import models
+
+
+class Event(models.Model):
+    key = models.UUIDField(
+        default=uuid.uuid4, unique=True, editable=False, help_text="Idempotency key for calls that leave the system."
+    )
+    type = models.CharField(max_length=100, db_index=True)
+    stream = models.CharField(max_length=100, db_index=True, help_text='What the event is about, e.g. "order:42".')
+    payload = models.JSONField(encoder=DjangoJSONEncoder)
+    occurred_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    dispatched_at = models.DateTimeField(null=True, blank=True)
+    dispatch_attempts = models.PositiveIntegerField(default=0)
+    last_dispatch_error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [
+            models.Index(
+                fields=["occurred_at"],
+                name="events_undispatched_idx",
+                condition=models.Q(dispatched_at__isnull=True),
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.type} ({self.stream})"
+
+
+class HandlerRun(models.Model):
+    class Status(models.TextChoices):
+        PENDING = "pending", "pending"
+        RETRYING = "retrying", "retrying"
+        DONE = "done", "done"
+        FAILED = "failed", "failed"
+
+    OPEN = (Status.PENDING, Status.RETRYING)
+
+    event = models.ForeignKey(Event, on_delete=models.CASCADE, related_name="runs")
+    handler = models.CharField(max_length=100)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    attempts = models.PositiveIntegerField(default=0)
+    enqueued = models.PositiveIntegerField(default=0, help_text="How many times the task was sent to the broker.")
+    last_error = models.TextField(blank=True)
+    deadline = models.DateTimeField(help_text="If not done by then, the relay sends it again.")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [models.UniqueConstraint(fields=["event", "handler"], name="one_run_per_event_and_handler")]
+        indexes = [models.Index(fields=["status", "deadline"], name="events_run_status_deadline_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.handler} on event #{self.event_id}: {self.status}"
+
+    @property
+    def task_id(self) -> str:
+        return task_id_for(self.event_id, self.handler)
+
+
+def task_id_for(event_id: int, handler: str) -> str:
+    """Deterministic, so a task seen in the broker or a log names its run."""
+    return f"{event_id}:{handler}"

@@ -1,0 +1,39 @@
+from dataclasses import dataclass
+
+from django.db.models import Count, Min, QuerySet
+from django.utils import timezone
+
+from .models import Event, HandlerRun
+
+
+def timeline(stream: str) -> QuerySet[Event]:
+    """Every event of one stream (e.g. ``order:42``), oldest first."""
+    return Event.objects.filter(stream=stream).order_by("occurred_at", "id")
+
+
+def runs_of(stream: str) -> QuerySet[HandlerRun]:
+    return HandlerRun.objects.filter(event__stream=stream).select_related("event").order_by("id")
+
+
+@dataclass(frozen=True)
+class Backlog:
+    undispatched: int
+    oldest_undispatched_age: float
+    oldest_open_run_age: float
+
+
+def backlog() -> Backlog:
+    now = timezone.now()
+    undispatched = Event.objects.filter(dispatched_at=None)
+    oldest_event = undispatched.aggregate(t=Min("occurred_at"))["t"]
+    oldest_run = HandlerRun.objects.filter(status__in=HandlerRun.OPEN).aggregate(t=Min("created_at"))["t"]
+    return Backlog(
+        undispatched=undispatched.count(),
+        oldest_undispatched_age=(now - oldest_event).total_seconds() if oldest_event else 0.0,
+        oldest_open_run_age=(now - oldest_run).total_seconds() if oldest_run else 0.0,
+    )
+
+
+def runs_by_handler_and_status() -> dict[tuple[str, str], int]:
+    rows = HandlerRun.objects.values("handler", "status").annotate(n=Count("id"))
+    return {(r["handler"], r["status"]): r["n"] for r in rows}

@@ -1,0 +1,173 @@
+"""The outbox: record events with their change, dispatch them after commit, relay
+whatever was left behind.
+
+Guarantees:
+* ``record`` writes the event in the caller's transaction, so an event exists exactly
+  when the change it announces committed.
+* ``dispatch`` sends the event's signal; each receiver ``enqueue``s its handler. The
+  event is marked dispatched only once the broker took every task; if any publish
+  fails nothing is marked and the relay tries again.
+* ``relay`` dispatches events left undispatched (process died, broker down) and sends
+  again handler runs that are past their deadline (message lost, worker killed).
+  Sending twice is safe: handlers are idempotent per ``(event, handler)``.
+"""
+
+import json
+import logging
+from dataclasses import dataclass
+from functools import partial
+
+from celery import current_app
+from django.conf import settings
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from . import types
+from .models import Event, HandlerRun, task_id_for
+
+logger = logging.getLogger(__name__)
+
+
+def record(event_type: types.EventType, **payload) -> Event:
+    """Add an event to the outbox inside the caller's transaction.
+
+    The payload must carry exactly the fields the event type declares. The event is
+    dispatched after the transaction commits, and never if it rolls back.
+    """
+    if not transaction.get_connection().in_atomic_block:
+        raise RuntimeError("events.record must run inside the transaction of the change it announces")
+    if set(payload) != set(event_type.fields):
+        raise ValueError(f"{event_type.name} takes {sorted(event_type.fields)}, got {sorted(payload)}")
+    payload = json.loads(json.dumps(payload, cls=DjangoJSONEncoder))
+    event = Event.objects.create(type=event_type.name, stream=event_type.stream_of(payload), payload=payload)
+    transaction.on_commit(partial(_dispatch_after_commit, event.pk))
+    return event
+
+
+def _dispatch_after_commit(event_id: int) -> None:
+    try:
+        dispatch(event_id)
+    except Exception:
+        # The change is committed and the client is owed its answer; the relay will
+        # dispatch the event once the broker is back.
+        logger.warning("event=%s left for the relay: dispatch failed", event_id, exc_info=True)
+
+
+def dispatch(event_id: int) -> bool:
+    """Send the event's signal so every receiver enqueues its handler; mark it dispatched.
+
+    Returns False if the event is already dispatched or another process holds it.
+    Raises if the broker refuses a task; the event then stays undispatched.
+    """
+    try:
+        with transaction.atomic():
+            event = Event.objects.select_for_update(skip_locked=True).filter(pk=event_id, dispatched_at=None).first()
+            if event is None:
+                return False
+            types.get(event.type).send(sender=Event, event=event)
+            event.dispatched_at = timezone.now()
+            event.dispatch_attempts += 1
+            event.last_dispatch_error = ""
+            event.save(update_fields=["dispatched_at", "dispatch_attempts", "last_dispatch_error"])
+    except Exception as exc:
+        Event.objects.filter(pk=event_id).update(
+            dispatch_attempts=F("dispatch_attempts") + 1, last_dispatch_error=f"{type(exc).__name__}: {exc}"[:2000]
+        )
+        raise
+    logger.info("event=%s type=%s dispatched", event.pk, event.type)
+    return True
+
+
+def enqueue(task, event: Event) -> None:
+    """Create (or reopen the deadline of) the handler run and send its task.
+
+    Called by receivers during ``dispatch``. The task id is deterministic,
+    ``<event id>:<handler>``, so the broker, the logs and the admin name the same run.
+    """
+    spec = task.spec
+    run, created = HandlerRun.objects.get_or_create(
+        event=event, handler=spec.name, defaults={"deadline": spec.deadline()}
+    )
+    if not created and run.status not in HandlerRun.OPEN:
+        return
+    _send(task, run)
+
+
+def _send(task, run: HandlerRun) -> None:
+    run.deadline = task.spec.deadline()
+    run.enqueued += 1
+    run.save(update_fields=["deadline", "enqueued", "updated_at"])
+    task.apply_async(args=[run.event_id], task_id=task_id_for(run.event_id, run.handler), queue=task.spec.queue)
+
+
+@dataclass
+class RelayReport:
+    dispatched: int = 0
+    resent: int = 0
+    failed: int = 0
+
+
+def relay(*, limit: int = 500) -> RelayReport:
+    """Dispatch events left undispatched and send again runs past their deadline.
+
+    Stops at the first broker error: with the broker down every publish would fail
+    the same way, and the next relay tick starts over.
+    """
+    report = RelayReport()
+    now = timezone.now()
+    grace = timezone.timedelta(seconds=settings.EVENTS_RELAY_GRACE_SECONDS)
+    pending_events = (
+        Event.objects.filter(dispatched_at=None, occurred_at__lte=now - grace)
+        .order_by("id")
+        .values_list("id", flat=True)
+    )
+    for event_id in list(pending_events[:limit]):
+        try:
+            report.dispatched += dispatch(event_id)
+        except Exception:
+            report.failed += 1
+            logger.warning("relay: event=%s not dispatched; broker unreachable?", event_id, exc_info=True)
+            return report
+    overdue = HandlerRun.objects.filter(
+        status__in=HandlerRun.OPEN, deadline__lt=now, event__dispatched_at__isnull=False
+    )
+    for run_id in list(overdue.order_by("deadline").values_list("id", flat=True)[:limit]):
+        try:
+            report.resent += resend(run_id)
+        except Exception:
+            report.failed += 1
+            logger.warning("relay: run=%s not re-sent; broker unreachable?", run_id, exc_info=True)
+            return report
+    if report.dispatched or report.resent:
+        logger.info("relay: dispatched %s events, re-sent %s runs", report.dispatched, report.resent)
+    return report
+
+
+def resend(run_id: int, *, only_overdue: bool = True) -> bool:
+    """Send an open run's task again (its message was lost, or staff asked)."""
+    with transaction.atomic():
+        run = (
+            HandlerRun.objects.select_for_update(skip_locked=True).filter(pk=run_id, status__in=HandlerRun.OPEN).first()
+        )
+        if run is None or (only_overdue and run.deadline >= timezone.now()):
+            return False
+        task = current_app.tasks[run.handler]
+        _send(task, run)
+    logger.info("run=%s handler=%s event=%s re-sent", run.pk, run.handler, run.event_id)
+    return True
+
+
+def retry_failed(run_id: int) -> bool:
+    """Give a failed (dead-lettered) run a fresh set of attempts and send it again.
+
+    Idempotent: a run that is not failed is left as it is.
+    """
+    with transaction.atomic():
+        updated = HandlerRun.objects.filter(pk=run_id, status=HandlerRun.Status.FAILED).update(
+            status=HandlerRun.Status.PENDING, attempts=0, finished_at=None, deadline=timezone.now()
+        )
+        if updated:
+            transaction.on_commit(partial(resend, run_id, only_overdue=False))
+    return bool(updated)

@@ -1,0 +1,9 @@
+from celery import shared_task
+
+from . import services
+
+
+@shared_task(name="events.relay", ignore_result=True)
+def relay() -> None:
+    """Periodic: dispatch events left behind and re-send runs past their deadline."""
+    services.relay()

@@ -1,0 +1,11 @@
+from django.db.models import QuerySet
+
+from .models import Notification
+
+
+def notifications_of(customer) -> QuerySet[Notification]:
+    return Notification.objects.filter(customer=customer).order_by("-created_at", "-id")
+
+
+def notification_of(customer, notification_id: int) -> Notification | None:
+    return notifications_of(customer).filter(pk=notification_id).first()

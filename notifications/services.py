@@ -1,0 +1,86 @@
+"""Telling customers what happened to their orders: in-app and by email.
+
+Each notification is tied to the event that caused it (unique per event and kind),
+and the email carries a Message-ID derived from that event, so a redelivered event
+neither stores nor sends a second message; should a crash land between the SMTP
+send and the commit, the resent mail has the same Message-ID and mail clients fold
+the two together.
+"""
+
+from django.core.mail import EmailMessage
+from django.db import transaction
+from django.template.loader import render_to_string
+from django.utils import timezone
+
+from customers import selectors as customer_selectors
+from orders import selectors as order_selectors
+
+from .models import EmailRecord, Kind, Notification
+
+CANCEL_REASONS = {
+    "payment_declined": "the payment was declined",
+    "customer": "you cancelled it",
+}
+
+
+@transaction.atomic
+def notify_order_confirmed(*, order_id: int, customer_id: int, event_key) -> Notification:
+    """Paid: store the in-app notification and send the confirmation email."""
+    order = order_selectors.order_summary(order_id)
+    return _notify(
+        kind=Kind.ORDER_CONFIRMED,
+        customer_id=customer_id,
+        order_id=order_id,
+        event_key=event_key,
+        title=f"Order #{order_id} confirmed",
+        context={"order": order},
+    )
+
+
+@transaction.atomic
+def notify_order_cancelled(*, order_id: int, customer_id: int, reason: str, was_paid: bool, event_key) -> Notification:
+    """Cancelled: store the in-app notification and send the cancellation email."""
+    order = order_selectors.order_summary(order_id)
+    return _notify(
+        kind=Kind.ORDER_CANCELLED,
+        customer_id=customer_id,
+        order_id=order_id,
+        event_key=event_key,
+        title=f"Order #{order_id} cancelled",
+        context={"order": order, "reason": CANCEL_REASONS.get(reason, reason), "was_paid": was_paid},
+    )
+
+
+def _notify(*, kind: str, customer_id: int, order_id: int, event_key, title: str, context: dict) -> Notification:
+    existing = Notification.objects.filter(source_event=event_key, kind=kind).first()
+    if existing:
+        return existing
+    contact = customer_selectors.contact(customer_id)
+    body = render_to_string(f"notifications/{kind}.txt", {"contact": contact, **context})
+    notification = Notification.objects.create(
+        customer_id=customer_id, kind=kind, order_id=order_id, title=title, body=body, source_event=event_key
+    )
+    if contact.email:
+        message_id = f"<{kind}.{event_key}@orderflow>"
+        EmailMessage(subject=title, body=body, to=[contact.email], headers={"Message-ID": message_id}).send(
+            fail_silently=False
+        )
+        EmailRecord.objects.create(
+            customer_id=customer_id,
+            kind=kind,
+            order_id=order_id,
+            to=contact.email,
+            subject=title,
+            message_id=message_id,
+            source_event=event_key,
+        )
+    return notification
+
+
+@transaction.atomic
+def mark_read(*, notification: Notification) -> Notification:
+    """Idempotent: the first read time is kept."""
+    if notification.read_at is None:
+        notification.read_at = timezone.now()
+        notification.save(update_fields=["read_at"])
+    return notification

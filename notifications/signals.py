@@ -1,0 +1,1 @@
+"""Notifications publish no events: they are the end of the line."""

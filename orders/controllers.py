@@ -1,0 +1,101 @@
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
+from rest_framework import status
+from rest_framework.exceptions import NotFound
+from rest_framework.generics import ListAPIView
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from catalog.services import CatalogError
+from customers import selectors as customer_selectors
+from customers import services as customer_services
+from events.models import Event
+from project.api import validated
+from project.errors import Conflict, Unprocessable, invalid
+
+from . import idempotency, selectors, services
+from .models import Order
+from .serializers import OrderEventOutput, OrderInput, OrderOutput
+
+IDEMPOTENCY_KEY = OpenApiParameter(
+    "Idempotency-Key",
+    OpenApiTypes.STR,
+    OpenApiParameter.HEADER,
+    required=False,
+    description="Send the same key again with the same body to get the first answer again, "
+    "with no second order. The same key with another body is 422; while the first request "
+    "is still running, 409.",
+)
+
+
+def _own_order(request, order_id: int) -> Order:
+    order = selectors.order_of(customer_selectors.customer_of(request.user), order_id)
+    if order is None:
+        raise NotFound("No such order.")
+    return order
+
+
+@extend_schema_view(get=extend_schema(summary="The caller's orders, newest first"))
+class OrderListApi(ListAPIView):
+    serializer_class = OrderOutput
+
+    def get_queryset(self):
+        customer = customer_selectors.customer_of(self.request.user)
+        return selectors.orders_of(customer) if customer else Order.objects.none()
+
+    @extend_schema(
+        request=OrderInput, responses={201: OrderOutput}, parameters=[IDEMPOTENCY_KEY], summary="Place an order"
+    )
+    def post(self, request):
+        data = validated(OrderInput, request.data)
+        customer = customer_services.customer_for(request.user)
+        lines = [services.LineRequest(sku=i["sku"], quantity=i["quantity"]) for i in data["items"]]
+        key = request.headers.get("Idempotency-Key")
+        try:
+            if not key:
+                order = services.place_order(customer=customer, lines=lines, payment_token=data["payment_token"])
+                return Response(OrderOutput(order).data, status=status.HTTP_201_CREATED)
+            if len(key) > 255:
+                raise invalid("Idempotency-Key", "at most 255 characters")
+            status_code, body = services.place_order_once(
+                customer=customer,
+                idempotency_key=key,
+                request_fingerprint=idempotency.fingerprint(request.data),
+                render=lambda order: OrderOutput(order).data,
+                lines=lines,
+                payment_token=data["payment_token"],
+            )
+            return Response(body, status=status_code)
+        except (CatalogError, services.OrderError) as exc:
+            raise invalid(exc.field, str(exc)) from exc
+        except idempotency.KeyReused as exc:
+            raise Unprocessable("This Idempotency-Key was used with a different request.") from exc
+        except idempotency.KeyInFlight as exc:
+            raise Conflict("A request with this Idempotency-Key is still being processed.") from exc
+
+
+class OrderDetailApi(APIView):
+    @extend_schema(responses={200: OrderOutput}, summary="One of the caller's orders")
+    def get(self, request, order_id: int):
+        return Response(OrderOutput(_own_order(request, order_id)).data)
+
+
+class OrderCancelApi(APIView):
+    @extend_schema(request=None, responses={200: OrderOutput}, summary="Cancel a pending or paid order")
+    def post(self, request, order_id: int):
+        order = _own_order(request, order_id)
+        try:
+            order = services.cancel_order(order_id=order.pk, reason="customer", customer=order.customer)
+        except services.OrderAlreadyCancelled as exc:
+            raise Conflict(str(exc)) from exc
+        return Response(OrderOutput(order).data)
+
+
+@extend_schema(summary="The order's timeline of events, oldest first")
+class OrderEventsApi(ListAPIView):
+    serializer_class = OrderEventOutput
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):  # schema generation has no request
+            return Event.objects.none()
+        return selectors.order_timeline(_own_order(self.request, self.kwargs["order_id"]))

@@ -1,0 +1,40 @@
+from django.db.models import Count, QuerySet
+
+from events import selectors as event_selectors
+
+from .models import Order
+
+
+def orders_of(customer) -> QuerySet[Order]:
+    return Order.objects.filter(customer=customer).prefetch_related("lines").order_by("-created_at", "-id")
+
+
+def order_of(customer, order_id: int) -> Order | None:
+    """The customer's order, or None if there is none or it is someone else's."""
+    return orders_of(customer).filter(pk=order_id).first()
+
+
+def order_timeline(order: Order):
+    return event_selectors.timeline(f"order:{order.pk}")
+
+
+def order_summary(order_id: int) -> dict:
+    """What other apps may read of an order (e.g. for an email), as plain data."""
+    order = Order.objects.prefetch_related("lines").get(pk=order_id)
+    return {
+        "id": order.pk,
+        "status": order.status,
+        "total": order.total,
+        "currency": order.currency,
+        "lines": [
+            {"sku": li.sku, "name": li.name, "quantity": li.quantity, "line_total": li.line_total}
+            for li in order.lines.all()
+        ],
+    }
+
+
+def count_by_status() -> dict[str, int]:
+    counts = {status: 0 for status in Order.Status.values}
+    for row in Order.objects.values("status").annotate(n=Count("id")):
+        counts[row["status"]] = row["n"]
+    return counts

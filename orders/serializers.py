@@ -1,0 +1,43 @@
+from django.conf import settings
+from rest_framework import serializers
+
+from events.models import Event
+
+from .models import Order, OrderLine
+
+
+class OrderItemInput(serializers.Serializer):
+    sku = serializers.CharField(max_length=64)
+    quantity = serializers.IntegerField(min_value=1, max_value=settings.ORDER_MAX_QUANTITY)
+
+
+class OrderInput(serializers.Serializer):
+    items = OrderItemInput(many=True, allow_empty=False, max_length=settings.ORDER_MAX_LINES)
+    payment_token = serializers.CharField(max_length=100, default="tok_ok")
+
+    def validate_items(self, items):
+        skus = [item["sku"] for item in items]
+        duplicates = sorted({sku for sku in skus if skus.count(sku) > 1})
+        if duplicates:
+            raise serializers.ValidationError(f"each SKU may appear on one line only: {', '.join(duplicates)}")
+        return items
+
+
+class OrderLineOutput(serializers.ModelSerializer):
+    class Meta:
+        model = OrderLine
+        fields = ["sku", "name", "quantity", "unit_price", "line_total"]
+
+
+class OrderOutput(serializers.ModelSerializer):
+    items = OrderLineOutput(source="lines", many=True, read_only=True)
+
+    class Meta:
+        model = Order
+        fields = ["id", "status", "total", "currency", "items", "created_at"]
+
+
+class OrderEventOutput(serializers.ModelSerializer):
+    class Meta:
+        model = Event
+        fields = ["type", "occurred_at", "payload"]

@@ -1,0 +1,150 @@
+"""Orders: placing, paying, cancelling. Every status change records its event."""
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+from django.conf import settings
+from django.db import transaction
+
+from catalog import services as catalog_services
+from events import services as events
+
+from . import idempotency
+from .models import Order, OrderLine
+from .signals import order_cancelled, order_paid, order_placed
+
+
+class OrderError(Exception):
+    """A request the order rules refuse; ``field`` names the offending input."""
+
+    field = "non_field_errors"
+
+    def __init__(self, message: str, *, field: str | None = None):
+        super().__init__(message)
+        if field:
+            self.field = field
+
+
+class OrderAlreadyCancelled(OrderError):
+    pass
+
+
+@dataclass(frozen=True)
+class LineRequest:
+    sku: str
+    quantity: int
+
+
+@transaction.atomic
+def place_order(*, customer, lines: list[LineRequest], payment_token: str) -> Order:
+    """Reserve stock and create a pending order, priced from the catalog.
+
+    One transaction: products are locked in id order and their stock reserved, the
+    order and its lines are written, and ``order.placed`` is recorded. Raises
+    ``OrderError`` (or the catalog's ``UnknownProduct`` / ``OutOfStock``) and writes
+    nothing when a line cannot be served.
+    """
+    quantities = _validated_quantities(lines)
+    reserved = catalog_services.reserve_stock(quantities)
+    currencies = {r.currency for r in reserved}
+    if len(currencies) > 1:
+        raise OrderError(f"all items must share one currency, got {', '.join(sorted(currencies))}", field="items")
+    currency = currencies.pop()
+    total = sum((r.unit_price * r.quantity for r in reserved), Decimal("0.00"))
+    order = Order.objects.create(customer=customer, total=total, currency=currency)
+    OrderLine.objects.bulk_create(
+        OrderLine(
+            order=order,
+            product_id=r.product_id,
+            sku=r.sku,
+            name=r.name,
+            quantity=r.quantity,
+            unit_price=r.unit_price,
+            line_total=r.unit_price * r.quantity,
+        )
+        for r in reserved
+    )
+    events.record(
+        order_placed,
+        order_id=order.pk,
+        customer_id=customer.pk,
+        total=total,
+        currency=currency,
+        payment_token=payment_token,
+        lines=[{"sku": r.sku, "quantity": r.quantity, "unit_price": r.unit_price} for r in reserved],
+    )
+    return order
+
+
+def _validated_quantities(lines: list[LineRequest]) -> dict[str, int]:
+    if not lines:
+        raise OrderError("an order needs at least one item", field="items")
+    if len(lines) > settings.ORDER_MAX_LINES:
+        raise OrderError(f"at most {settings.ORDER_MAX_LINES} lines per order", field="items")
+    quantities: dict[str, int] = {}
+    for line in lines:
+        if line.sku in quantities:
+            raise OrderError(f"{line.sku} appears on more than one line", field="items")
+        if not 1 <= line.quantity <= settings.ORDER_MAX_QUANTITY:
+            raise OrderError(f"quantity must be between 1 and {settings.ORDER_MAX_QUANTITY}", field="items")
+        quantities[line.sku] = line.quantity
+    return quantities
+
+
+@transaction.atomic
+def mark_paid(*, order_id: int) -> Order:
+    """The payment was captured: a pending order becomes paid and ``order.paid`` is
+    recorded. Any other status is left alone (a capture never revives a cancelled
+    order; the payments app refunds that capture when it sees the cancellation)."""
+    order = Order.objects.select_for_update().get(pk=order_id)
+    if order.status != Order.Status.PENDING:
+        return order
+    order.status = Order.Status.PAID
+    order.save(update_fields=["status", "updated_at"])
+    events.record(
+        order_paid, order_id=order.pk, customer_id=order.customer_id, total=order.total, currency=order.currency
+    )
+    return order
+
+
+@transaction.atomic
+def cancel_order(*, order_id: int, reason: str, customer=None) -> Order:
+    """Cancel a pending or paid order, put its stock back and record ``order.cancelled``.
+
+    With ``customer`` (a request from the shop's API) it is an error to cancel an
+    order twice (``OrderAlreadyCancelled``); from a handler (payment declined) a
+    second cancellation is a no-op, so redelivery is harmless.
+    """
+    order = Order.objects.select_for_update().get(pk=order_id)
+    if order.status == Order.Status.CANCELLED:
+        if customer is not None:
+            raise OrderAlreadyCancelled("the order is already cancelled", field="status")
+        return order
+    was_paid = order.status == Order.Status.PAID
+    catalog_services.release_stock((line.product_id, line.quantity) for line in order.lines.all())
+    order.status = Order.Status.CANCELLED
+    order.cancel_reason = reason
+    order.save(update_fields=["status", "cancel_reason", "updated_at"])
+    events.record(order_cancelled, order_id=order.pk, customer_id=order.customer_id, reason=reason, was_paid=was_paid)
+    return order
+
+
+@transaction.atomic
+def place_order_once(
+    *, customer, idempotency_key: str, request_fingerprint: str, render, lines: list[LineRequest], payment_token: str
+) -> tuple[int, dict]:
+    """``place_order`` under an ``Idempotency-Key``: the first answer is stored with
+    the order, in the same transaction, and given again for the same key and request.
+
+    Returns ``(status, body)``. Raises ``idempotency.KeyReused`` for the same key with
+    another request and ``idempotency.KeyInFlight`` while the first is still running.
+    """
+    scope = f"customer:{customer.pk}:orders.place"
+    replay = idempotency.claim(scope=scope, key=idempotency_key, request_fingerprint=request_fingerprint)
+    if replay is not None:
+        return replay.status, replay.body
+    body = render(place_order(customer=customer, lines=lines, payment_token=payment_token))
+    idempotency.remember(
+        scope=scope, key=idempotency_key, request_fingerprint=request_fingerprint, status=201, body=body
+    )
+    return 201, body

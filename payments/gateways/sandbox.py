@@ -1,0 +1,120 @@
+"""The sandbox gateway: a stand-in for an outside payment provider.
+
+It decides by token: ``tok_ok`` is captured, ``tok_declined`` declined, ``tok_flaky``
+fails with a transient error twice and is then captured. Like a real provider it keeps
+its own ledger outside our database (a SQLite file of its own, ``SANDBOX_GATEWAY_DB``),
+so a charge survives a rollback of the handler that made it, and it answers a repeated
+idempotency key with the first result instead of charging again.
+"""
+
+import sqlite3
+import uuid
+from collections.abc import Iterator
+from contextlib import closing, contextmanager
+from decimal import Decimal
+
+from django.conf import settings
+
+from . import ChargeResult, GatewayUnavailable, RefundResult
+
+FLAKY_FAILURES = 2
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS charges (
+    idempotency_key TEXT PRIMARY KEY,
+    charge_id TEXT NOT NULL,
+    token TEXT NOT NULL,
+    amount TEXT NOT NULL,
+    currency TEXT NOT NULL,
+    captured INTEGER NOT NULL,
+    decline_reason TEXT NOT NULL,
+    created_at TEXT NOT NULL DEFAULT CURRENT_TIMESTAMP
+);
+CREATE TABLE IF NOT EXISTS attempts (
+    idempotency_key TEXT PRIMARY KEY,
+    count INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS refunds (
+    idempotency_key TEXT PRIMARY KEY,
+    refund_id TEXT NOT NULL,
+    charge_id TEXT NOT NULL,
+    amount TEXT NOT NULL,
+    created_at TEXT NOT NULL DEFAULT CURRENT_TIMESTAMP
+);
+"""
+
+
+class SandboxGateway:
+    name = "sandbox"
+
+    def __init__(self, path: str | None = None):
+        self.path = path or settings.SANDBOX_GATEWAY_DB
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        with closing(sqlite3.connect(self.path, timeout=30, isolation_level=None)) as conn:
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.executescript(_SCHEMA)
+            conn.row_factory = sqlite3.Row
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield conn
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+
+    def charge(self, *, amount: Decimal, currency: str, token: str, idempotency_key: str) -> ChargeResult:
+        with self._transaction() as conn:
+            row = conn.execute("SELECT * FROM charges WHERE idempotency_key = ?", (idempotency_key,)).fetchone()
+            if row:
+                return ChargeResult(bool(row["captured"]), row["charge_id"], row["decline_reason"])
+            failures = self._count_flaky_attempt(conn, idempotency_key) if token == "tok_flaky" else None
+            if failures is None or failures > FLAKY_FAILURES:
+                captured = token != "tok_declined"
+                result = ChargeResult(captured, f"ch_{uuid.uuid4().hex[:20]}", "" if captured else "card_declined")
+                conn.execute(
+                    "INSERT INTO charges (idempotency_key, charge_id, token, amount, currency, captured,"
+                    " decline_reason) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        idempotency_key,
+                        result.charge_id,
+                        token,
+                        str(amount),
+                        currency,
+                        int(captured),
+                        result.decline_reason,
+                    ),
+                )
+                return result
+        # Committed above: the attempt counts even though the caller will roll back.
+        raise GatewayUnavailable(f"sandbox: transient failure {failures} of {FLAKY_FAILURES}")
+
+    @staticmethod
+    def _count_flaky_attempt(conn: sqlite3.Connection, idempotency_key: str) -> int:
+        conn.execute(
+            "INSERT INTO attempts VALUES (?, 1) ON CONFLICT(idempotency_key) DO UPDATE SET count = count + 1",
+            (idempotency_key,),
+        )
+        return conn.execute("SELECT count FROM attempts WHERE idempotency_key = ?", (idempotency_key,)).fetchone()[0]
+
+    def refund(self, *, charge_id: str, amount: Decimal, idempotency_key: str) -> RefundResult:
+        with self._transaction() as conn:
+            row = conn.execute("SELECT refund_id FROM refunds WHERE idempotency_key = ?", (idempotency_key,)).fetchone()
+            if row:
+                return RefundResult(refund_id=row["refund_id"])
+            refund_id = f"re_{uuid.uuid4().hex[:20]}"
+            conn.execute(
+                "INSERT INTO refunds (idempotency_key, refund_id, charge_id, amount) VALUES (?, ?, ?, ?)",
+                (idempotency_key, refund_id, charge_id, str(amount)),
+            )
+            return RefundResult(refund_id=refund_id)
+
+    # The ledger, as a provider's dashboard would show it: for tests and operators.
+    def captured_charges(self) -> list[dict]:
+        with self._transaction() as conn:
+            return [dict(r) for r in conn.execute("SELECT * FROM charges WHERE captured = 1 ORDER BY created_at")]
+
+    def refunds(self) -> list[dict]:
+        with self._transaction() as conn:
+            return [dict(r) for r in conn.execute("SELECT * FROM refunds ORDER BY created_at")]

@@ -1,0 +1,23 @@
+from events.handlers import event_handler
+from events.models import Event
+
+from . import services
+
+
+@event_handler("payments.charge_order", queue="payments", max_attempts=8)
+def charge_order(event: Event) -> None:
+    """order.placed: charge the order through the gateway."""
+    p = event.payload
+    services.charge_order(
+        order_id=p["order_id"],
+        amount=p["total"],
+        currency=p["currency"],
+        token=p["payment_token"],
+        idempotency_key=str(event.key),
+    )
+
+
+@event_handler("payments.settle_cancelled_order", queue="payments", max_attempts=8)
+def settle_cancelled_order(event: Event) -> None:
+    """order.cancelled: refund the payment if it was captured, void it if not yet."""
+    services.settle_cancelled_order(order_id=event.payload["order_id"], idempotency_key=str(event.key))

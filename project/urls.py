@@ -1,0 +1,41 @@
+from django.contrib import admin
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from catalog.controllers import ProductDetailApi, ProductListApi
+from customers.controllers import MyPointsApi
+from notifications.controllers import NotificationListApi, NotificationReadApi
+from orders.controllers import OrderCancelApi, OrderDetailApi, OrderEventsApi, OrderListApi
+from users.controllers import MeApi, RegisterApi, TokenApi
+
+from . import ops
+
+api_v1 = [
+    path("auth/register", RegisterApi.as_view(), name="register"),
+    path("auth/token", TokenApi.as_view(), name="token"),
+    path("me", MeApi.as_view(), name="me"),
+    path("me/points", MyPointsApi.as_view(), name="my-points"),
+    path("products", ProductListApi.as_view(), name="product-list"),
+    path("products/<str:sku>", ProductDetailApi.as_view(), name="product-detail"),
+    path("orders", OrderListApi.as_view(), name="order-list"),
+    path("orders/<int:order_id>", OrderDetailApi.as_view(), name="order-detail"),
+    path("orders/<int:order_id>/cancel", OrderCancelApi.as_view(), name="order-cancel"),
+    path("orders/<int:order_id>/events", OrderEventsApi.as_view(), name="order-events"),
+    path("notifications", NotificationListApi.as_view(), name="notification-list"),
+    path("notifications/<int:notification_id>/read", NotificationReadApi.as_view(), name="notification-read"),
+]
+
+urlpatterns = [
+    path("api/v1/", include((api_v1, "api"), namespace="v1")),
+    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
+    path("admin/", admin.site.urls),
+    path("healthz", ops.healthz, name="healthz"),
+    path("readyz", ops.readyz, name="readyz"),
+    path("metrics", ops.metrics, name="metrics"),
+]
+
+handler400 = "project.errors.bad_request"
+handler403 = "project.errors.permission_denied"
+handler404 = "project.errors.not_found"
+handler500 = "project.errors.server_error"

@@ -1,0 +1,55 @@
+from django.core.exceptions import ValidationError as DjangoValidationError
+from drf_spectacular.utils import extend_schema
+from rest_framework import status
+from rest_framework.permissions import AllowAny
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from customers import selectors as customer_selectors
+from project.api import validated
+from project.errors import invalid
+
+from . import selectors, services
+from .serializers import MeOutput, RegisterInput, TokenInput, TokenOutput, UserOutput
+
+
+class RegisterApi(APIView):
+    permission_classes = [AllowAny]
+    authentication_classes = []
+
+    @extend_schema(request=RegisterInput, responses={201: UserOutput}, summary="Create a shopper account")
+    def post(self, request):
+        data = validated(RegisterInput, request.data)
+        if selectors.username_taken(data["username"]):
+            raise invalid("username", "A user with that username already exists.")
+        if selectors.email_taken(data["email"]):
+            raise invalid("email", "A user with that email already exists.")
+        try:
+            user = services.register_user(**data)
+        except DjangoValidationError as exc:
+            raise invalid("password", " ".join(exc.messages)) from exc
+        return Response(UserOutput(user).data, status=status.HTTP_201_CREATED)
+
+
+class TokenApi(APIView):
+    permission_classes = [AllowAny]
+    authentication_classes = []
+
+    @extend_schema(request=TokenInput, responses={200: TokenOutput}, summary="Exchange credentials for an API token")
+    def post(self, request):
+        data = validated(TokenInput, request.data)
+        try:
+            token = services.issue_token(**data)
+        except services.InvalidCredentials as exc:
+            raise invalid("non_field_errors", str(exc)) from exc
+        return Response({"token": token})
+
+
+class MeApi(APIView):
+    @extend_schema(responses={200: MeOutput}, summary="The caller's account and points balance")
+    def get(self, request):
+        customer = customer_selectors.customer_of(request.user)
+        balance = customer_selectors.points_balance(customer) if customer else 0
+        return Response(
+            MeOutput({"username": request.user.username, "email": request.user.email, "points_balance": balance}).data
+        )

@@ -1,0 +1,1 @@
+"""Users publish no domain events yet."""
