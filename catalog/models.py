@@ -2,7 +2,8 @@ from django.conf import settings
 from django.core.validators import MinValueValidator, RegexValidator
 from django.db import models
 
-sku_validator = RegexValidator(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$", "Letters, digits, '.', '_' or '-'; at most 64.")
+SKU_PATTERN = r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}"
+sku_validator = RegexValidator(rf"^{SKU_PATTERN}\Z", "Letters, digits, '.', '_' or '-'; at most 64.")
 
 
 class Product(models.Model):

@@ -51,6 +51,9 @@ def event_handler(name: str, *, queue: str, max_attempts: int = 8, timeout: floa
             reject_on_worker_lost=True,
             ignore_result=True,
             time_limit=timeout,
+            # Attempts are counted in the HandlerRun row, which survives re-sends by
+            # the relay; Celery's own per-message counter must not cut them short.
+            max_retries=None,
         )
         def task(self, event_id: int) -> None:
             run_handler(self, spec, fn, event_id)
@@ -88,7 +91,7 @@ def run_handler(task, spec: HandlerSpec, fn: Callable[[Event], None], event_id: 
     except Exception as exc:
         retry_in = _record_failure(event_id, spec, exc)
         if retry_in is not None:
-            raise task.retry(exc=exc, countdown=retry_in, max_retries=None) from exc
+            raise task.retry(exc=exc, countdown=retry_in) from exc
 
 
 def _lock_run(event_id: int, spec: HandlerSpec) -> HandlerRun | None:

@@ -9,6 +9,7 @@ import hashlib
 import json
 from dataclasses import dataclass
 
+from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection
 
 from .models import IdempotencyKey
@@ -50,10 +51,14 @@ def claim(*, scope: str, key: str, request_fingerprint: str) -> Replay | None:
         return None
     if stored.fingerprint != request_fingerprint:
         raise KeyReused(key)
-    return Replay(status=stored.response_status, body=stored.response_body)
+    return Replay(status=stored.response_status, body=json.loads(stored.response_body))
 
 
 def remember(*, scope: str, key: str, request_fingerprint: str, status: int, body: dict) -> None:
     IdempotencyKey.objects.create(
-        scope=scope, key=key, fingerprint=request_fingerprint, response_status=status, response_body=body
+        scope=scope,
+        key=key,
+        fingerprint=request_fingerprint,
+        response_status=status,
+        response_body=json.dumps(body, cls=DjangoJSONEncoder),
     )

@@ -51,7 +51,8 @@ class IdempotencyKey(models.Model):
     key = models.CharField(max_length=255)
     fingerprint = models.CharField(max_length=64, help_text="SHA-256 of the request the key was first used with.")
     response_status = models.PositiveSmallIntegerField()
-    response_body = models.JSONField()
+    # Text, not JSON: the answer is replayed byte for byte, keys in their first order.
+    response_body = models.TextField()
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
 
     class Meta:

@@ -8,7 +8,7 @@ on API paths become a JSON 500 that shows nothing of the server's insides.
 
 import logging
 
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404, JsonResponse
 from rest_framework import exceptions, status
@@ -22,6 +22,12 @@ class Conflict(exceptions.APIException):
     status_code = status.HTTP_409_CONFLICT
     default_code = "conflict"
     default_detail = "The request conflicts with the current state."
+
+
+class PayloadTooLarge(exceptions.APIException):
+    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+    default_code = "payload_too_large"
+    default_detail = "The request body is too large."
 
 
 class Unprocessable(exceptions.APIException):
@@ -58,7 +64,9 @@ def error_body(code: str, message: str, fields: dict | None = None) -> dict:
 
 
 def api_exception_handler(exc, context):
-    if isinstance(exc, DjangoValidationError):
+    if isinstance(exc, RequestDataTooBig):
+        exc = PayloadTooLarge()
+    elif isinstance(exc, DjangoValidationError):
         exc = exceptions.ValidationError(
             exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
         )
@@ -82,21 +90,23 @@ def api_exception_handler(exc, context):
     return response
 
 
+def _json(body: dict, status: int) -> JsonResponse:
+    return JsonResponse(body, status=status, json_dumps_params={"separators": (",", ":")})
+
+
 # Django-level handlers (urls.handler404/500): JSON for everything, since the only
 # HTML the service serves is the admin, which has its own pages for a logged-in user.
 def not_found(request, exception=None):
-    return JsonResponse(error_body("not_found", "Not found."), status=404)
+    return _json(error_body("not_found", "Not found."), 404)
 
 
 def server_error(request):
-    return JsonResponse(error_body("server_error", "Something went wrong on our side."), status=500)
+    return _json(error_body("server_error", "Something went wrong on our side."), 500)
 
 
 def bad_request(request, exception=None):
-    return JsonResponse(error_body("bad_request", "Bad request."), status=400)
+    return _json(error_body("bad_request", "Bad request."), 400)
 
 
 def permission_denied(request, exception=None):
-    return JsonResponse(
-        error_body("permission_denied", "You do not have permission to perform this action."), status=403
-    )
+    return _json(error_body("permission_denied", "You do not have permission to perform this action."), 403)

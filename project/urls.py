@@ -1,5 +1,5 @@
 from django.contrib import admin
-from django.urls import include, path
+from django.urls import include, path, register_converter
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from catalog.controllers import ProductDetailApi, ProductListApi
@@ -9,6 +9,9 @@ from orders.controllers import OrderCancelApi, OrderDetailApi, OrderEventsApi, O
 from users.controllers import MeApi, RegisterApi, TokenApi
 
 from . import ops
+from .converters import SkuConverter
+
+register_converter(SkuConverter, "sku")
 
 api_v1 = [
     path("auth/register", RegisterApi.as_view(), name="register"),
@@ -16,7 +19,7 @@ api_v1 = [
     path("me", MeApi.as_view(), name="me"),
     path("me/points", MyPointsApi.as_view(), name="my-points"),
     path("products", ProductListApi.as_view(), name="product-list"),
-    path("products/<str:sku>", ProductDetailApi.as_view(), name="product-detail"),
+    path("products/<sku:sku>", ProductDetailApi.as_view(), name="product-detail"),
     path("orders", OrderListApi.as_view(), name="order-list"),
     path("orders/<int:order_id>", OrderDetailApi.as_view(), name="order-detail"),
     path("orders/<int:order_id>/cancel", OrderCancelApi.as_view(), name="order-cancel"),
