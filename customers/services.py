@@ -22,8 +22,15 @@ def points_for(total: Decimal) -> int:
 
 @transaction.atomic
 def award_points_for_paid_order(*, customer_id: int, order_id: int, total: Decimal) -> PointsEntry | None:
-    """Credit the points a paid order earns. Idempotent per order: a second call
-    returns the existing entry and writes nothing."""
+    """Credit the points a paid order earns.
+
+    Idempotent per order, and order-proof: if the order's cancellation was handled
+    first, nothing is awarded. The customer row is locked so an award and a
+    reversal of the same customer's order never interleave.
+    """
+    Customer.objects.select_for_update().get(pk=customer_id)
+    if PointsEntry.objects.filter(order_id=order_id, reason=PointsEntry.Reason.ORDER_CANCELLED).exists():
+        return None
     points = points_for(total)
     if points <= 0:
         return None
@@ -36,16 +43,21 @@ def award_points_for_paid_order(*, customer_id: int, order_id: int, total: Decim
 
 
 @transaction.atomic
-def revoke_points_for_cancelled_order(*, order_id: int) -> PointsEntry | None:
-    """Take back what a since-cancelled order earned; nothing if it earned nothing.
-    Idempotent per order."""
-    award = PointsEntry.objects.filter(order_id=order_id, reason=PointsEntry.Reason.ORDER_PAID).first()
-    if award is None:
+def revoke_points_for_cancelled_order(*, customer_id: int, order_id: int, was_paid: bool) -> PointsEntry | None:
+    """Take back what a since-cancelled paid order earned. Idempotent per order.
+
+    If the award has not been handled yet (events out of order), the reversal is
+    recorded at zero so that the late award is refused; an order never paid leaves
+    no trace in the ledger.
+    """
+    if not was_paid:
         return None
+    Customer.objects.select_for_update().get(pk=customer_id)
+    award = PointsEntry.objects.filter(order_id=order_id, reason=PointsEntry.Reason.ORDER_PAID).first()
     entry, _ = PointsEntry.objects.get_or_create(
         order_id=order_id,
         reason=PointsEntry.Reason.ORDER_CANCELLED,
-        defaults={"customer_id": award.customer_id, "amount": -award.amount},
+        defaults={"customer_id": customer_id, "amount": -award.amount if award else 0},
     )
     return entry
 

@@ -14,4 +14,7 @@ def award_points(event: Event) -> None:
 @event_handler("customers.revoke_points", queue="loyalty")
 def revoke_points(event: Event) -> None:
     """order.cancelled: take back the points of an order that had been paid."""
-    services.revoke_points_for_cancelled_order(order_id=event.payload["order_id"])
+    p = event.payload
+    services.revoke_points_for_cancelled_order(
+        customer_id=p["customer_id"], order_id=p["order_id"], was_paid=p["was_paid"]
+    )
