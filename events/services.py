@@ -88,17 +88,22 @@ def enqueue(task, event: Event) -> None:
     """
     spec = task.spec
     run, created = HandlerRun.objects.get_or_create(
-        event=event, handler=spec.name, defaults={"deadline": spec.deadline()}
+        event=event, handler=spec.name, defaults={"deadline": spec.deadline(), "enqueued": 1}
     )
-    if not created and run.status not in HandlerRun.OPEN:
-        return
-    _send(task, run)
+    if created:
+        _publish(task, run)
+    elif run.status in HandlerRun.OPEN:
+        _send(task, run)
 
 
 def _send(task, run: HandlerRun) -> None:
     run.deadline = task.spec.deadline()
     run.enqueued += 1
     run.save(update_fields=["deadline", "enqueued", "updated_at"])
+    _publish(task, run)
+
+
+def _publish(task, run: HandlerRun) -> None:
     task.apply_async(args=[run.event_id], task_id=task_id_for(run.event_id, run.handler), queue=task.spec.queue)
 
 
