@@ -23,11 +23,15 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
+from kombu.exceptions import OperationalError as BrokerOperationalError
 
 from . import types
 from .models import Event, HandlerRun, task_id_for
 
 logger = logging.getLogger(__name__)
+
+# What a publish raises when the broker cannot be reached.
+BROKER_ERRORS = (BrokerOperationalError, ConnectionError, OSError)
 
 
 def record(event_type: types.EventType, **payload) -> Event:
@@ -118,35 +122,34 @@ def relay(*, limit: int = 500) -> RelayReport:
     """Dispatch events left undispatched and send again runs past their deadline.
 
     Stops at the first broker error: with the broker down every publish would fail
-    the same way, and the next relay tick starts over.
+    the same way, and the next relay tick starts over. Any other error concerns one
+    item only (say, an event type no longer declared): it is logged and skipped, so
+    it cannot hold up everything behind it.
     """
     report = RelayReport()
     now = timezone.now()
     grace = timezone.timedelta(seconds=settings.EVENTS_RELAY_GRACE_SECONDS)
-    pending_events = (
-        Event.objects.filter(dispatched_at=None, occurred_at__lte=now - grace)
-        .order_by("id")
-        .values_list("id", flat=True)
-    )
-    for event_id in list(pending_events[:limit]):
-        try:
-            report.dispatched += dispatch(event_id)
-        except Exception:
-            report.failed += 1
-            logger.warning("relay: event=%s not dispatched; broker unreachable?", event_id, exc_info=True)
-            return report
-    overdue = HandlerRun.objects.filter(
+    pending_events = Event.objects.filter(dispatched_at=None, occurred_at__lte=now - grace).order_by("id")
+    overdue_runs = HandlerRun.objects.filter(
         status__in=HandlerRun.OPEN, deadline__lt=now, event__dispatched_at__isnull=False
-    )
-    for run_id in list(overdue.order_by("deadline").values_list("id", flat=True)[:limit]):
+    ).order_by("deadline")
+    work = [(dispatch, "dispatched", event_id) for event_id in pending_events.values_list("id", flat=True)[:limit]]
+    work += [(resend, "resent", run_id) for run_id in overdue_runs.values_list("id", flat=True)[:limit]]
+    for action, counter, item_id in work:
         try:
-            report.resent += resend(run_id)
+            if action(item_id):
+                setattr(report, counter, getattr(report, counter) + 1)
+        except BROKER_ERRORS:
+            report.failed += 1
+            logger.warning("relay: %s(%s) failed: broker unreachable; stopping this pass", action.__name__, item_id)
+            break
         except Exception:
             report.failed += 1
-            logger.warning("relay: run=%s not re-sent; broker unreachable?", run_id, exc_info=True)
-            return report
-    if report.dispatched or report.resent:
-        logger.info("relay: dispatched %s events, re-sent %s runs", report.dispatched, report.resent)
+            logger.exception("relay: %s(%s) failed; skipped", action.__name__, item_id)
+    if report.dispatched or report.resent or report.failed:
+        logger.info(
+            "relay: dispatched %s events, re-sent %s runs, %s failed", report.dispatched, report.resent, report.failed
+        )
     return report
 
 
@@ -174,5 +177,6 @@ def retry_failed(run_id: int) -> bool:
             status=HandlerRun.Status.PENDING, attempts=0, finished_at=None, deadline=timezone.now()
         )
         if updated:
-            transaction.on_commit(partial(resend, run_id, only_overdue=False))
+            # If the broker refuses now, the run is open and due: the relay sends it.
+            transaction.on_commit(partial(resend, run_id, only_overdue=False), robust=True)
     return bool(updated)
