@@ -20,6 +20,7 @@ from .models import EmailRecord, Kind, Notification
 CANCEL_REASONS = {
     "payment_declined": "the payment was declined",
     "customer": "you cancelled it",
+    "staff": "our staff cancelled it",
 }
 
 

@@ -1,0 +1,220 @@
+"""The outbox as staff see it: every event, every handler run, and the three things
+staff may do about them, each through ``events.services``: dispatch an event now,
+retry a failed (dead-lettered) run, send an open run again."""
+
+import json
+import logging
+
+from django.contrib import admin, messages
+from django.core.serializers.json import DjangoJSONEncoder
+from django.urls import NoReverseMatch, reverse
+from django.utils import timezone
+from django.utils.html import format_html
+
+from project.admin_helpers import ReadOnlyAdmin, ReadOnlyTabularInline, admin_link, short
+
+from . import services
+from .models import Event, HandlerRun
+
+logger = logging.getLogger(__name__)
+
+
+class DispatchedFilter(admin.SimpleListFilter):
+    title = "dispatched"
+    parameter_name = "dispatched"
+
+    def lookups(self, request, model_admin):
+        return (("yes", "dispatched"), ("no", "not dispatched"))
+
+    def queryset(self, request, queryset):
+        if self.value() == "yes":
+            return queryset.filter(dispatched_at__isnull=False)
+        if self.value() == "no":
+            return queryset.filter(dispatched_at__isnull=True)
+        return queryset
+
+
+class OverdueFilter(admin.SimpleListFilter):
+    title = "deadline"
+    parameter_name = "overdue"
+
+    def lookups(self, request, model_admin):
+        return (("yes", "open and overdue"),)
+
+    def queryset(self, request, queryset):
+        if self.value() == "yes":
+            return queryset.filter(status__in=HandlerRun.OPEN, deadline__lt=timezone.now())
+        return queryset
+
+
+# Admin pages of the things event streams are about: "order:42" -> order 42.
+STREAM_PAGES = {"order": "admin:orders_order_change"}
+
+
+def _stream_link(stream: str):
+    """The stream, linked to the admin page of what it is about (an order's timeline)."""
+    kind, _, pk = stream.partition(":")
+    try:
+        url = reverse(STREAM_PAGES[kind], args=[pk]) if kind in STREAM_PAGES and pk.isdigit() else None
+    except NoReverseMatch:
+        url = None
+    return format_html('<a href="{}">{}</a>', url, stream) if url else stream
+
+
+class HandlerRunInline(ReadOnlyTabularInline):
+    model = HandlerRun
+    fields = ("handler", "status", "attempts", "enqueued", "deadline", "finished_at", "error")
+    readonly_fields = fields
+    show_change_link = True
+
+    @admin.display(description="last error")
+    def error(self, run):
+        return short(run.last_error) or "—"
+
+
+@admin.register(Event)
+class EventAdmin(ReadOnlyAdmin):
+    list_display = ("id", "type", "stream_link", "occurred_at", "dispatched_at", "dispatch_attempts")
+    list_filter = ("type", DispatchedFilter, ("occurred_at", admin.DateFieldListFilter))
+    search_fields = ("id__exact", "stream", "key__exact")
+    date_hierarchy = "occurred_at"
+    ordering = ("-id",)
+    actions = ["dispatch_now"]
+    inlines = [HandlerRunInline]
+    fields = (
+        "type",
+        "stream_link",
+        "key",
+        "occurred_at",
+        "dispatched_at",
+        "dispatch_attempts",
+        "last_dispatch_error",
+        "payload_json",
+    )
+    readonly_fields = fields
+
+    @admin.display(description="stream", ordering="stream")
+    def stream_link(self, event):
+        return _stream_link(event.stream)
+
+    @admin.display(description="payload")
+    def payload_json(self, event):
+        return format_html("<pre>{}</pre>", json.dumps(event.payload, indent=2, sort_keys=True, cls=DjangoJSONEncoder))
+
+    def has_dispatch_permission(self, request):
+        return request.user.has_perm("events.change_event")
+
+    @admin.action(description="Dispatch now", permissions=["dispatch"])
+    def dispatch_now(self, request, queryset):
+        ids = list(queryset.filter(dispatched_at__isnull=True).order_by("id").values_list("id", flat=True))
+        already = queryset.count() - len(ids)
+        dispatched = 0
+        for n, event_id in enumerate(ids):
+            try:
+                dispatched += services.dispatch(event_id)
+            except Exception as exc:
+                # The broker is most likely down; every other publish would fail alike.
+                logger.warning("admin: event=%s not dispatched", event_id, exc_info=True)
+                self.message_user(
+                    request,
+                    f"Event #{event_id} could not be dispatched ({type(exc).__name__}: {short(str(exc))}); "
+                    f"{len(ids) - n - 1} more not tried. The relay will go on trying.",
+                    messages.ERROR,
+                )
+                break
+        self.message_user(
+            request,
+            f"Dispatched {dispatched} event(s); {already} already dispatched.",
+            messages.SUCCESS if dispatched else messages.INFO,
+        )
+
+
+@admin.register(HandlerRun)
+class HandlerRunAdmin(ReadOnlyAdmin):
+    list_display = ("id", "event_link", "handler", "status", "attempts", "enqueued", "deadline", "error")
+    list_select_related = ("event",)
+    list_filter = ("status", "handler", "event__type", OverdueFilter)
+    search_fields = ("handler", "event__stream", "event__id__exact")
+    date_hierarchy = "created_at"
+    ordering = ("-id",)
+    actions = ["retry_failed_runs", "resend_open_runs"]
+    fields = (
+        "event_link",
+        "stream",
+        "handler",
+        "task_id",
+        "status",
+        "attempts",
+        "enqueued",
+        "deadline",
+        "created_at",
+        "updated_at",
+        "finished_at",
+        "last_error",
+    )
+    readonly_fields = fields
+
+    @admin.display(description="event", ordering="event_id")
+    def event_link(self, run):
+        return admin_link(run.event, f"#{run.event_id} {run.event.type}")
+
+    @admin.display(description="stream")
+    def stream(self, run):
+        return _stream_link(run.event.stream)
+
+    @admin.display(description="last error")
+    def error(self, run):
+        return short(run.last_error) or "—"
+
+    def has_retry_permission(self, request):
+        return request.user.has_perm("events.change_handlerrun")
+
+    @admin.action(description="Retry failed runs", permissions=["retry"])
+    def retry_failed_runs(self, request, queryset):
+        ids = list(queryset.filter(status=HandlerRun.Status.FAILED).order_by("id").values_list("id", flat=True))
+        skipped = queryset.count() - len(ids)
+        retried, unsent = 0, []
+        for run_id in ids:
+            try:
+                retried += services.retry_failed(run_id)
+            except Exception as exc:
+                # Sending happens after the reopening commits: if the broker refused it,
+                # the run is open and due, and the relay sends it once the broker is back.
+                logger.warning("admin: run=%s not retried or not sent", run_id, exc_info=True)
+                if HandlerRun.objects.filter(pk=run_id, status__in=HandlerRun.OPEN).exists():
+                    retried += 1
+                unsent.append(f"#{run_id} ({type(exc).__name__}: {short(str(exc))})")
+        self.message_user(
+            request,
+            f"Retried {retried} failed run(s); skipped {skipped} not failed.",
+            messages.SUCCESS if retried else messages.INFO,
+        )
+        if unsent:
+            self.message_user(
+                request,
+                f"Not sent ({', '.join(unsent)}); runs that were reopened are sent by the relay.",
+                messages.WARNING,
+            )
+
+    @admin.action(description="Re-send open runs now", permissions=["retry"])
+    def resend_open_runs(self, request, queryset):
+        ids = list(queryset.filter(status__in=HandlerRun.OPEN).order_by("id").values_list("id", flat=True))
+        skipped = queryset.count() - len(ids)
+        resent = 0
+        for n, run_id in enumerate(ids):
+            try:
+                resent += services.resend(run_id, only_overdue=False)
+            except Exception as exc:
+                logger.warning("admin: run=%s not re-sent", run_id, exc_info=True)
+                self.message_user(
+                    request,
+                    f"Run #{run_id} could not be sent ({type(exc).__name__}: {short(str(exc))}); "
+                    f"{len(ids) - n - 1} more not tried. The relay will send overdue runs.",
+                    messages.ERROR,
+                )
+                break
+        self.message_user(
+            request,
+            f"Re-sent {resent} open run(s); skipped {skipped} done or failed.",
+            messages.SUCCESS if resent else messages.INFO,
+        )

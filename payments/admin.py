@@ -1,0 +1,33 @@
+from django.contrib import admin
+
+from project.admin_helpers import ReadOnlyAdmin, admin_link
+
+from .models import Payment
+
+
+@admin.register(Payment)
+class PaymentAdmin(ReadOnlyAdmin):
+    """Payments change only through their events (charge, refund, void)."""
+
+    list_display = ("id", "order", "status", "amount", "currency", "gateway", "charge_id", "created_at")
+    list_select_related = ("order",)
+    list_filter = ("status", "gateway", "currency", ("created_at", admin.DateFieldListFilter))
+    search_fields = ("order__id__exact", "charge_id", "refund_id")
+    date_hierarchy = "created_at"
+    fields = (
+        "order_link",
+        "status",
+        "amount",
+        "currency",
+        "gateway",
+        "charge_id",
+        "refund_id",
+        "failure_reason",
+        "created_at",
+        "updated_at",
+    )
+    readonly_fields = fields
+
+    @admin.display(description="order")
+    def order_link(self, payment):
+        return admin_link(payment.order)

@@ -1,0 +1,65 @@
+"""Small helpers every app's ``admin.py`` uses.
+
+The admin is a window on the shop, not a second way to write it: most models are
+read-only there, and the changes staff may make go through the services (admin
+actions, or ``save_model`` calling a service).
+"""
+
+from django.contrib import admin
+from django.db import models
+from django.urls import NoReverseMatch, reverse
+from django.utils.html import format_html
+from django.utils.text import Truncator
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Staff may look, not touch: no add, change or delete, for superusers too."""
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+class ReadOnlyTabularInline(admin.TabularInline):
+    extra = 0
+    can_delete = False
+    show_change_link = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+def admin_url(obj: models.Model) -> str | None:
+    """The admin change page of ``obj``, or None if its model has no admin."""
+    try:
+        return reverse(f"admin:{obj._meta.app_label}_{obj._meta.model_name}_change", args=[obj.pk])
+    except NoReverseMatch:
+        return None
+
+
+def admin_link(obj: models.Model | None, text: str | None = None):
+    """An escaped link to ``obj``'s admin page (plain escaped text if it has none)."""
+    if obj is None:
+        return "—"
+    label = str(obj) if text is None else text
+    url = admin_url(obj)
+    if url is None:
+        return label
+    return format_html('<a href="{}">{}</a>', url, label)
+
+
+def short(text: str, length: int = 80) -> str:
+    """The first line of ``text``, cut to ``length`` characters (escape when rendering)."""
+    first_line = (text or "").strip().splitlines()[0] if (text or "").strip() else ""
+    return Truncator(first_line).chars(length)
