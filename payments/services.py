@@ -11,6 +11,7 @@ from decimal import Decimal
 from django.db import transaction
 
 from events import services as events
+from orders import selectors as order_selectors
 
 from .gateways import get_gateway
 from .models import Payment
@@ -31,11 +32,18 @@ def charge_order(*, order_id: int, amount: Decimal, currency: str, token: str, i
 
     Idempotent: a payment already decided (captured, failed, voided) is returned as
     it is, and the gateway is called with ``idempotency_key`` so a charge repeated
-    after a crash returns the first charge instead of taking the money twice.
+    after a crash returns the first charge instead of taking the money twice. An
+    order cancelled before its charge ran is voided, never charged.
     Raises ``GatewayUnavailable`` on a transient failure; nothing is written then.
     """
     payment = _lock_payment(order_id=order_id, amount=Decimal(amount), currency=currency)
     if payment.status != Payment.Status.PENDING:
+        return payment
+    if order_selectors.order_summary(order_id)["status"] == "cancelled":
+        # Cancelled while this charge waited in the queue (it is ahead of the
+        # cancellation's settle task): void it instead of charging and refunding.
+        payment.status = Payment.Status.VOIDED
+        payment.save(update_fields=["status", "updated_at"])
         return payment
     result = get_gateway().charge(
         amount=payment.amount, currency=currency, token=token, idempotency_key=idempotency_key
