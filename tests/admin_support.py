@@ -1,0 +1,170 @@
+"""Helpers for the admin tests: a small shop built through the services, and a check
+that every admin page of a set of models renders for staff and is closed to others.
+
+The shop's flow runs for real: orders are placed with ``orders.services.place_order``,
+their events dispatched after commit to the configured broker, and the handlers run by
+the shared ``run_handlers`` fixture (so use ``@pytest.mark.django_db(transaction=True)``).
+"""
+
+import socket
+from dataclasses import dataclass
+from decimal import Decimal
+from html.parser import HTMLParser
+
+from django.contrib import admin
+from django.contrib.auth.models import Group
+from django.urls import reverse
+from django.utils import timezone
+from django_celery_beat.models import (
+    ClockedSchedule,
+    CrontabSchedule,
+    IntervalSchedule,
+    PeriodicTask,
+    SolarSchedule,
+)
+
+from catalog import services as catalog_services
+from orders import services as order_services
+from orders.models import Order
+from users import services as user_services
+
+PASSWORD = "plum-Kettle-4729"
+
+
+@dataclass
+class Shop:
+    shopper: object
+    product: object
+    paid_order: Order
+    cancelled_order: Order
+
+
+def register(username: str):
+    return user_services.register_user(username=username, email=f"{username}@example.com", password=PASSWORD)
+
+
+def place(customer, sku: str, quantity: int = 1, token: str = "tok_ok") -> Order:
+    return order_services.place_order(
+        customer=customer, lines=[order_services.LineRequest(sku=sku, quantity=quantity)], payment_token=token
+    )
+
+
+def build_shop(run_handlers) -> Shop:
+    """A shopper with one paid order and one whose payment was declined, every
+    handler run done: there is then a row in every table the admin shows."""
+    shopper = register("alice")
+    product = catalog_services.create_product(
+        sku="MUG-01", name="Mug", price=Decimal("12.90"), currency="EUR", stock=10
+    )
+    paid = place(shopper.customer, "MUG-01", 2)
+    declined = place(shopper.customer, "MUG-01", 1, token="tok_declined")
+    run_handlers()
+    paid.refresh_from_db()
+    declined.refresh_from_db()
+    assert (paid.status, declined.status) == ("paid", "cancelled")
+    user_services.issue_token(username="alice", password=PASSWORD)
+    # Django's and celery beat's own admins: one row each, so their pages are seen too.
+    Group.objects.create(name="shop staff")
+    every_5s = IntervalSchedule.objects.create(every=5, period=IntervalSchedule.SECONDS)
+    PeriodicTask.objects.create(name="relay", task="events.relay", interval=every_5s)
+    CrontabSchedule.objects.create(minute="0", hour="3")
+    SolarSchedule.objects.create(event="sunrise", latitude=Decimal("48.85"), longitude=Decimal("2.35"))
+    ClockedSchedule.objects.create(clocked_time=timezone.now())
+    return Shop(shopper=shopper, product=product, paid_order=paid, cancelled_order=declined)
+
+
+def registered_models(app_labels=None, *, exclude=()):
+    """Models with an admin, from ``admin.site._registry``: a new admin is tested
+    without anyone adding it to a list."""
+    return sorted(
+        (
+            model
+            for model in admin.site._registry
+            if (app_labels is None or model._meta.app_label in app_labels) and model._meta.app_label not in exclude
+        ),
+        key=lambda m: m._meta.label,
+    )
+
+
+def admin_page_problems(models, *, staff_client, other_client) -> list[str]:
+    """Every model's changelist and the change page of one real row: 200 for
+    ``staff_client``, a redirect to the admin login for ``other_client``."""
+    problems = []
+    for model in models:
+        obj = model._default_manager.order_by("pk").first()
+        if obj is None:
+            problems.append(f"{model._meta.label}: no row to open; add one to tests.admin_support.build_shop")
+            continue
+        info = (model._meta.app_label, model._meta.model_name)
+        urls = [
+            reverse("admin:{}_{}_changelist".format(*info)),
+            reverse("admin:{}_{}_change".format(*info), args=[obj.pk]),
+        ]
+        for url in urls:
+            status = staff_client.get(url).status_code
+            if status != 200:
+                problems.append(f"{url}: staff got {status}, not 200")
+            response = other_client.get(url)
+            login = f"{reverse('admin:login')}?next={url}"
+            if response.status_code != 302 or response["Location"] != login:
+                problems.append(f"{url}: non-staff got {response.status_code} {response.get('Location')}, not {login}")
+    return problems
+
+
+def closed_port() -> int:
+    """A local TCP port nothing listens on (connecting to it is refused at once)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def break_email(settings) -> None:
+    """Point email at an SMTP server that is not there: mail handlers then fail for
+    real, each attempt, until their runs are failed."""
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST = "127.0.0.1"
+    settings.EMAIL_PORT = closed_port()
+    settings.EMAIL_TIMEOUT = 2
+
+
+def mend_email(settings) -> None:
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+
+
+class _TableRows(HTMLParser):
+    def __init__(self, name: str):
+        super().__init__()
+        self.name = name
+        self.depth = 0  # > 0 inside the table
+        self.rows: list[list[str]] = []
+        self.cell: list[str] | None = None
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        named = self.name is None or self.name == attrs.get("id") or self.name in (attrs.get("class") or "").split()
+        if tag == "table" and (self.depth or named):
+            self.depth += 1
+        elif self.depth and tag == "tr":
+            self.rows.append([])
+        elif self.depth and tag in ("td", "th"):
+            self.cell = []
+
+    def handle_endtag(self, tag):
+        if self.depth and tag == "table":
+            self.depth -= 1
+        elif self.depth and tag in ("td", "th") and self.cell is not None:
+            self.rows[-1].append(" ".join("".join(self.cell).split()))
+            self.cell = None
+
+    def handle_data(self, data):
+        if self.cell is not None:
+            self.cell.append(data)
+
+
+def table_rows(html, name: str | None) -> list[list[str]]:
+    """The text of each cell, row by row, of the tables with that id or class (or of
+    every table, for None)."""
+    parser = _TableRows(name)
+    html = html.decode() if isinstance(html, bytes) else html
+    parser.feed(html)
+    return parser.rows

@@ -1,0 +1,184 @@
+"""Fixtures shared by the unit and API tests.
+
+``run_handlers`` runs the event flow in-process against the REAL configured broker
+(``CELERY_BROKER_URL``: filesystem, Redis or RabbitMQ): it purges the task queues when
+the test starts, and when called consumes every message on them, runs each task with
+``Task.apply`` under the message's own task id, acks it, and repeats until the queues
+stay empty. Use it with ``@pytest.mark.django_db(transaction=True)`` so that commits and
+on-commit dispatch are real.
+
+End-to-end tests (``tests/e2e``, marker ``e2e``) run real workers in other processes;
+the in-process overrides below leave them alone.
+"""
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+from kombu import Consumer
+from rest_framework.authtoken.models import Token
+from rest_framework.test import APIClient
+
+from payments.gateways import get_gateway
+from project.celery import app as celery_app
+
+from .factories import ProductFactory, StaffUserFactory, UserFactory
+
+
+def pytest_configure(config):
+    # WhiteNoise warns on every request when STATIC_ROOT (under the var dir) is missing.
+    from django.conf import settings
+
+    Path(settings.STATIC_ROOT).mkdir(parents=True, exist_ok=True)
+
+
+def _is_e2e(request) -> bool:
+    return request.node.get_closest_marker("e2e") is not None or "e2e" in request.node.path.parts
+
+
+@pytest.fixture(autouse=True)
+def _unit_test_settings(request):
+    """Fast password hashing, and a sandbox gateway ledger of the test's own (the
+    gateway keeps it outside the database, so the test database's flush misses it)."""
+    if _is_e2e(request):
+        yield
+        return
+    settings = request.getfixturevalue("settings")
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    settings.SANDBOX_GATEWAY_DB = str(request.getfixturevalue("tmp_path") / "sandbox-gateway.sqlite3")
+    get_gateway.cache_clear()  # the gateway is cached with the path it was made with
+    yield
+    get_gateway.cache_clear()
+
+
+# --- API clients ------------------------------------------------------------------------
+
+
+def client_for(user) -> APIClient:
+    """An API client that authenticates as ``user`` with a real API token."""
+    client = APIClient()
+    if user is not None:
+        token, _ = Token.objects.get_or_create(user=user)
+        client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    return client
+
+
+@pytest.fixture
+def api_client() -> APIClient:
+    """Anonymous."""
+    return APIClient()
+
+
+@pytest.fixture
+def shopper(db):
+    return UserFactory()
+
+
+@pytest.fixture
+def shopper_client(shopper) -> APIClient:
+    return client_for(shopper)
+
+
+@pytest.fixture
+def staff_client(db) -> APIClient:
+    return client_for(StaffUserFactory())
+
+
+@pytest.fixture
+def mug(db):
+    return ProductFactory(sku="MUG-01", name="Mug", price="12.90", stock=10)
+
+
+# --- The broker -------------------------------------------------------------------------
+
+
+def task_queues():
+    """The app's task queues (``task_queues``), each bound to the exchange Celery
+    publishes to (reading ``app.amqp.queues`` fills in the default exchange)."""
+    celery_app.amqp.queues  # noqa: B018
+    return list(celery_app.conf.task_queues)
+
+
+def queued_messages() -> dict[str, int]:
+    """Messages waiting on each task queue (declaring it if it does not exist yet)."""
+    with celery_app.connection_for_write() as conn:
+        channel = conn.default_channel
+        return {q.name: q.bind(channel).queue_declare()[1] for q in task_queues()}
+
+
+def purge_queues() -> None:
+    with celery_app.connection_for_write() as conn:
+        channel = conn.default_channel
+        for queue in task_queues():
+            bound = queue.bind(channel)
+            bound.declare()
+            bound.purge()
+
+
+@dataclass
+class HandlerRunner:
+    """Drains the broker, running each task in-process. Call it; it returns the names
+    of the tasks it ran, in order."""
+
+    idle_timeout: float = 0.1  # seconds without a message before the queues are checked
+    max_rounds: int = 20
+    max_messages: int = 200
+    ran: list[str] = field(default_factory=list)
+
+    def __call__(self) -> list[str]:
+        start = len(self.ran)
+        for _ in range(self.max_rounds):
+            self._consume_until_idle()
+            # The consuming connection is closed: anything delivered to it and not acked
+            # is back on its queue and counted here.
+            if not any(queued_messages().values()):
+                return self.ran[start:]
+        pytest.fail(f"the broker did not settle after {self.max_rounds} rounds: {queued_messages()}")
+
+    def _consume_until_idle(self) -> None:
+        failures = []
+
+        def on_message(body, message):
+            if len(self.ran) >= self.max_messages:
+                failures.append(f"more than {self.max_messages} messages: a handler loops? ran {self.ran}")
+                message.requeue()
+                return
+            headers = message.headers or {}
+            name, task_id = headers.get("task"), headers.get("id")
+            if name is None:  # Celery's message protocol 1 carries them in the body
+                name, task_id, args, kwargs = body["task"], body["id"], body["args"], body["kwargs"]
+            else:
+                args, kwargs, _embed = body
+            result = celery_app.tasks[name].apply(args=args, kwargs=kwargs, task_id=task_id, throw=False)
+            message.ack()
+            self.ran.append(name)
+            if result.failed():
+                failures.append(f"task {name}[{task_id}] raised:\n{result.traceback}")
+
+        # A short polling interval: the filesystem transport polls, and Redis's blocking
+        # pop (its timeout is the polling interval) must return before the close.
+        options = {"polling_interval": self.idle_timeout / 2}
+        with (
+            celery_app.connection_for_read(transport_options=options) as conn,
+            Consumer(conn, queues=task_queues(), callbacks=[on_message], accept=["json"], prefetch_count=1),
+        ):
+            while not failures:
+                try:
+                    conn.drain_events(timeout=self.idle_timeout)
+                except TimeoutError:  # socket.timeout: idle for idle_timeout
+                    break
+        if failures:
+            pytest.fail("\n".join(failures))
+
+
+@pytest.fixture
+def broker():
+    """The real broker, its task queues purged before and after the test."""
+    purge_queues()
+    yield
+    purge_queues()
+
+
+@pytest.fixture
+def run_handlers(broker) -> HandlerRunner:
+    return HandlerRunner()

@@ -1,0 +1,146 @@
+from decimal import Decimal
+
+import pytest
+from django.urls import reverse
+
+from catalog import services as catalog_services
+from events.models import Event, HandlerRun
+from tests.admin_support import (
+    admin_page_problems,
+    break_email,
+    build_shop,
+    mend_email,
+    place,
+    register,
+    registered_models,
+    table_rows,
+)
+
+CONFIRMATION = "notifications.order_confirmed"
+
+
+def messages_of(response) -> list[str]:
+    return [str(m) for m in response.context["messages"]]
+
+
+def act(client, model: str, action: str, objs):
+    return client.post(
+        reverse(f"admin:events_{model}_changelist"),
+        {"action": action, "_selected_action": [o.pk for o in objs]},
+        follow=True,
+    )
+
+
+@pytest.fixture
+def mug(db):
+    return catalog_services.create_product(sku="MUG-01", name="Mug", price=Decimal("12.90"), currency="EUR", stock=10)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_every_events_admin_page_renders_for_staff_and_redirects_others_to_login(admin_client, client, run_handlers):
+    shop = build_shop(run_handlers)
+    client.force_login(shop.shopper)
+    models = registered_models(["events"])
+    assert {Event, HandlerRun} <= set(models)
+
+    assert admin_page_problems(models, staff_client=admin_client, other_client=client) == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_retry_failed_runs_action_reopens_the_failed_run_and_sends_it_again(
+    admin_client, run_handlers, settings, mailoutbox
+):
+    break_email(settings)
+    build_shop(run_handlers)
+    failed = HandlerRun.objects.get(handler=CONFIRMATION)
+    assert (failed.status, failed.attempts, failed.enqueued) == ("failed", 8, 1)
+    done = HandlerRun.objects.filter(status="done").first()
+
+    response = act(admin_client, "handlerrun", "retry_failed_runs", [failed, done])
+
+    assert messages_of(response) == ["Retried 1 failed run(s); skipped 1 not failed."]
+    failed.refresh_from_db()
+    assert (failed.status, failed.attempts, failed.enqueued, failed.finished_at) == ("pending", 0, 2, None)
+    assert HandlerRun.objects.get(pk=done.pk).enqueued == 1
+    # It really went back to the broker: with mail working again, a worker finishes it.
+    mend_email(settings)
+    assert CONFIRMATION in run_handlers()
+    failed.refresh_from_db()
+    assert (failed.status, failed.attempts) == ("done", 1)
+    assert [m.subject for m in mailoutbox] == [f"Order #{failed.event.payload['order_id']} confirmed"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_resend_open_runs_action_sends_an_open_run_again_and_it_is_handled_once(admin_client, run_handlers, mug):
+    order = place(register("alice").customer, "MUG-01")
+    run = HandlerRun.objects.get(event__stream=f"order:{order.pk}", handler="payments.charge_order")
+    assert (run.status, run.enqueued) == ("pending", 1)
+
+    response = act(admin_client, "handlerrun", "resend_open_runs", [run])
+
+    assert messages_of(response) == ["Re-sent 1 open run(s); skipped 0 done or failed."]
+    run.refresh_from_db()
+    assert (run.status, run.enqueued) == ("pending", 2)
+    ran = run_handlers()
+    assert ran.count("payments.charge_order") == 2  # both messages were delivered...
+    run.refresh_from_db()
+    assert (run.status, run.attempts) == ("done", 1)  # ...and the charge applied once
+    order.refresh_from_db()
+    assert order.status == "paid"
+
+
+@pytest.mark.django_db
+def test_dispatch_now_action_dispatches_an_event_left_undispatched(admin_client, mug, broker):
+    # The test's transaction never commits, so on-commit dispatch never happens: the
+    # event is left behind as after a crash between commit and dispatch.
+    order = place(register("alice").customer, "MUG-01")
+    event = Event.objects.get(stream=f"order:{order.pk}")
+    assert event.dispatched_at is None
+
+    response = act(admin_client, "event", "dispatch_now", [event])
+
+    assert messages_of(response) == ["Dispatched 1 event(s); 0 already dispatched."]
+    event.refresh_from_db()
+    assert event.dispatched_at is not None
+    assert event.dispatch_attempts == 1
+    run = HandlerRun.objects.get(event=event)
+    assert (run.handler, run.status, run.enqueued) == ("payments.charge_order", "pending", 1)
+
+    again = act(admin_client, "event", "dispatch_now", [event])
+
+    assert messages_of(again) == ["Dispatched 0 event(s); 1 already dispatched."]
+    assert HandlerRun.objects.get(event=event).enqueued == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_handler_run_list_filters_by_status_handler_and_event_type(admin_client, run_handlers, settings):
+    break_email(settings)
+    build_shop(run_handlers)
+    url = reverse("admin:events_handlerrun_changelist")
+
+    def listed(**params) -> set[str]:
+        response = admin_client.get(url, params)
+        assert response.status_code == 200
+        header, *rows = table_rows(response.content, "result_list")
+        column = [h.lower() for h in header].index("handler")
+        return {row[column] for row in rows}
+
+    assert listed(status__exact="failed") == {CONFIRMATION, "notifications.order_cancelled"}
+    assert listed(handler="payments.charge_order") == {"payments.charge_order"}
+    assert listed(event__type="order.paid") == {CONFIRMATION, "customers.award_points"}
+    assert listed(event__type="order.paid", status__exact="done") == {"customers.award_points"}
+
+
+@pytest.mark.django_db
+def test_events_and_runs_cannot_be_added_changed_or_deleted_in_the_admin(admin_client, mug, broker):
+    order = place(register("alice").customer, "MUG-01")
+    event = Event.objects.get(stream=f"order:{order.pk}")
+    act(admin_client, "event", "dispatch_now", [event])
+    run = HandlerRun.objects.get(event=event)
+
+    for model, obj in (("event", event), ("handlerrun", run)):
+        assert admin_client.get(reverse(f"admin:events_{model}_add")).status_code == 403
+        assert admin_client.post(reverse(f"admin:events_{model}_change", args=[obj.pk]), {}).status_code == 403
+        delete = reverse(f"admin:events_{model}_delete", args=[obj.pk])
+        assert admin_client.post(delete, {"post": "yes"}).status_code == 403
+    assert HandlerRun.objects.get(pk=run.pk).status == "pending"

@@ -1,0 +1,117 @@
+"""The payment services on their own, behind the handler-run guard: each must be
+idempotent by itself (the second line of defence), with the real sandbox gateway."""
+
+import uuid
+from decimal import Decimal
+
+import pytest
+
+from events.models import Event
+from orders import services as order_services
+from payments import services
+from payments.gateways import GatewayUnavailable
+from payments.gateways.sandbox import SandboxGateway
+from payments.models import Payment
+from tests.factories import UserFactory, place_order
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def order(mug):
+    return place_order(UserFactory().customer, {mug: 2})  # 25.80 EUR
+
+
+def charge(order, token="tok_ok", key=None):
+    return services.charge_order(
+        order_id=order.pk, amount="25.80", currency="EUR", token=token, idempotency_key=key or f"key-{order.pk}"
+    )
+
+
+def test_charging_an_order_twice_charges_the_card_once(order):
+    first = charge(order)
+    again = charge(order)
+
+    assert again.pk == first.pk
+    assert (again.status, again.charge_id) == ("captured", first.charge_id)
+    assert len(SandboxGateway().captured_charges()) == 1
+    assert Event.objects.filter(type="payment.captured").count() == 1
+    assert Event.objects.get(type="payment.captured").payload == {
+        "order_id": order.pk,
+        "payment_id": first.pk,
+        "amount": "25.80",
+        "currency": "EUR",
+        "charge_id": first.charge_id,
+    }
+
+
+def test_a_declined_charge_records_payment_failed_once(order):
+    first = charge(order, "tok_declined")
+    charge(order, "tok_declined")
+
+    assert (first.status, first.failure_reason) == ("failed", "card_declined")
+    assert Event.objects.get(type="payment.failed").payload == {
+        "order_id": order.pk,
+        "payment_id": first.pk,
+        "reason": "card_declined",
+    }
+
+
+def test_a_transient_gateway_failure_writes_nothing_and_the_third_try_captures(order):
+    for _ in range(2):
+        with pytest.raises(GatewayUnavailable):
+            charge(order, "tok_flaky")
+        assert not Payment.objects.exists()  # the charge's transaction rolled back whole
+        assert not Event.objects.filter(type__startswith="payment.").exists()
+
+    assert charge(order, "tok_flaky").status == "captured"
+
+
+def test_settling_before_the_charge_voids_the_payment_so_it_is_never_charged(order):
+    order_services.cancel_order(order_id=order.pk, reason="customer")
+
+    settled = services.settle_cancelled_order(order_id=order.pk, idempotency_key="settle-key")
+    charged = charge(order)
+
+    assert settled.status == charged.status == "voided"
+    assert SandboxGateway().captured_charges() == []
+
+
+def test_a_charge_arriving_after_the_order_was_cancelled_does_not_take_money(order):
+    order_services.cancel_order(order_id=order.pk, reason="customer")
+
+    payment = charge(order)
+
+    assert payment.status == "voided"
+    assert SandboxGateway().captured_charges() == []
+    assert not Event.objects.filter(type__startswith="payment.").exists()
+
+
+def test_settling_a_captured_payment_refunds_it_once(order):
+    captured = charge(order)
+
+    first = services.settle_cancelled_order(order_id=order.pk, idempotency_key="settle-key")
+    again = services.settle_cancelled_order(order_id=order.pk, idempotency_key="settle-key")
+
+    assert (first.status, again.refund_id) == ("refunded", first.refund_id)
+    assert [(r["charge_id"], r["amount"]) for r in SandboxGateway().refunds()] == [(captured.charge_id, "25.80")]
+    assert Event.objects.filter(type="payment.refunded").count() == 1
+
+
+def test_settling_a_failed_payment_leaves_it_failed(order):
+    charge(order, "tok_declined")
+
+    assert services.settle_cancelled_order(order_id=order.pk, idempotency_key="k").status == "failed"
+    assert SandboxGateway().refunds() == []
+
+
+def test_the_sandbox_answers_a_repeated_key_with_the_first_result():
+    gateway = SandboxGateway()
+    key = str(uuid.uuid4())
+
+    first = gateway.charge(amount=Decimal("5.00"), currency="EUR", token="tok_ok", idempotency_key=key)
+    again = gateway.charge(amount=Decimal("5.00"), currency="EUR", token="tok_declined", idempotency_key=key)
+
+    assert again == first
+    assert first.captured
+    assert len(gateway.captured_charges()) == 1

@@ -1,0 +1,173 @@
+import pytest
+from rest_framework.authtoken.models import Token
+from rest_framework.test import APIClient
+
+from customers.models import Customer
+from tests.factories import PASSWORD, PointsEntryFactory, UserFactory, place_order
+from users.models import User
+
+pytestmark = pytest.mark.django_db
+
+REGISTER = "/api/v1/auth/register"
+TOKEN = "/api/v1/auth/token"
+ME = "/api/v1/me"
+MY_POINTS = "/api/v1/me/points"
+
+ALICE = {"username": "alice", "email": "alice@example.com", "password": PASSWORD}
+
+
+def test_registering_answers_201_with_the_account_and_creates_a_customer_profile(api_client):
+    response = api_client.post(REGISTER, ALICE, format="json")
+
+    assert response.status_code == 201
+    user = User.objects.get()
+    assert response.json() == {"id": user.pk, "username": "alice", "email": "alice@example.com"}
+    assert Customer.objects.get().user == user
+    assert user.check_password(PASSWORD)
+    assert not user.is_staff
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [({"username": "ALICE"}, "username"), ({"email": "Alice@Example.com"}, "email")],
+)
+def test_a_taken_username_or_email_is_400_whatever_the_case(api_client, change, field):
+    UserFactory(username="alice", email="alice@example.com")
+
+    response = api_client.post(REGISTER, {**ALICE, "username": "bob", "email": "bob@example.com", **change}, "json")
+
+    assert response.status_code == 400
+    assert list(response.json()["error"]["fields"]) == [field]
+    assert User.objects.count() == 1
+
+
+@pytest.mark.parametrize("password", ["short1", "password123", "12345678901", "alice-example"])
+def test_a_weak_password_is_400_naming_password_and_creates_nothing(api_client, password):
+    response = api_client.post(REGISTER, {**ALICE, "password": password}, format="json")
+
+    assert response.status_code == 400
+    fields = response.json()["error"]["fields"]
+    assert list(fields) == ["password"]
+    assert fields["password"][0]
+    assert not User.objects.exists()
+    assert not Customer.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"email": "not-an-email"}, "email"),
+        ({"username": "has space"}, "username"),
+        ({"username": ""}, "username"),
+        ({"username": "u" * 151}, "username"),
+        ({"password": ""}, "password"),
+        ({"email": None}, "email"),
+    ],
+)
+def test_bad_registration_input_is_400_naming_the_field(api_client, change, field):
+    response = api_client.post(REGISTER, {**ALICE, **change}, format="json")
+
+    assert response.status_code == 400
+    assert list(response.json()["error"]["fields"]) == [field]
+    assert not User.objects.exists()
+
+
+def test_registering_with_nothing_names_every_missing_field(api_client):
+    response = api_client.post(REGISTER, {}, format="json")
+
+    assert response.status_code == 400
+    assert set(response.json()["error"]["fields"]) == {"username", "email", "password"}
+
+
+def test_the_right_credentials_get_a_token_that_authenticates(api_client):
+    user = UserFactory(username="alice")
+
+    response = api_client.post(TOKEN, {"username": "alice", "password": user.raw_password}, format="json")
+
+    assert response.status_code == 200
+    token = response.json()["token"]
+    assert response.json() == {"token": Token.objects.get(user=user).key}
+    api_client.credentials(HTTP_AUTHORIZATION=f"Token {token}")
+    assert api_client.get(ME).json()["username"] == "alice"
+    again = APIClient().post(TOKEN, {"username": "alice", "password": user.raw_password}, format="json")
+    assert again.json()["token"] == token
+
+
+@pytest.mark.parametrize(
+    "credentials",
+    [{"username": "alice", "password": "wrong-password"}, {"username": "nobody", "password": PASSWORD}],
+    ids=["wrong-password", "unknown-user"],
+)
+def test_bad_credentials_are_400_and_issue_no_token(api_client, credentials):
+    UserFactory(username="alice")
+
+    response = api_client.post(TOKEN, credentials, format="json")
+
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "invalid"
+    assert "non_field_errors" in response.json()["error"]["fields"]
+    assert not Token.objects.exists()
+
+
+def test_an_inactive_account_gets_no_token(api_client):
+    UserFactory(username="alice", is_active=False)
+
+    response = api_client.post(TOKEN, {"username": "alice", "password": PASSWORD}, format="json")
+
+    assert response.status_code == 400
+
+
+def test_a_token_request_without_password_is_400_naming_it(api_client):
+    response = api_client.post(TOKEN, {"username": "alice"}, format="json")
+
+    assert response.status_code == 400
+    assert list(response.json()["error"]["fields"]) == ["password"]
+
+
+def test_me_shows_the_account_and_its_points_balance(shopper, shopper_client):
+    PointsEntryFactory(customer=shopper.customer, amount=10)
+    PointsEntryFactory(customer=shopper.customer, amount=5)
+    PointsEntryFactory(customer=shopper.customer, amount=-3)
+    PointsEntryFactory(amount=100)  # someone else's
+
+    response = shopper_client.get(ME)
+
+    assert response.status_code == 200
+    assert response.json() == {"username": shopper.username, "email": shopper.email, "points_balance": 12}
+
+
+def test_me_for_a_staff_account_without_a_profile_has_no_points(staff_client):
+    response = staff_client.get(ME)
+
+    assert response.status_code == 200
+    assert response.json()["points_balance"] == 0
+
+
+@pytest.mark.parametrize("url", [ME, MY_POINTS])
+def test_me_needs_valid_credentials(api_client, url):
+    assert api_client.get(url).status_code == 401
+    api_client.credentials(HTTP_AUTHORIZATION="Token not-a-real-token")
+    response = api_client.get(url)
+    assert response.status_code == 401
+    assert response.json()["error"]["code"] == "authentication_failed"
+
+
+def test_my_points_lists_only_my_entries_newest_first(shopper, shopper_client, mug):
+    order = place_order(shopper.customer, {mug: 1})
+    first = PointsEntryFactory(customer=shopper.customer, amount=12, reason="order_paid", order=order)
+    second = PointsEntryFactory(customer=shopper.customer, amount=-2, reason="adjustment")
+    PointsEntryFactory(amount=100)  # someone else's
+
+    response = shopper_client.get(MY_POINTS)
+
+    assert response.status_code == 200
+    body = response.json()
+    assert body["count"] == 2
+    assert [e["amount"] for e in body["results"]] == [second.amount, first.amount]
+    assert body["results"][1] == {
+        "amount": 12,
+        "reason": "order_paid",
+        "order": order.pk,
+        "created_at": body["results"][1]["created_at"],
+    }
+    assert body["results"][0]["order"] is None
