@@ -2,13 +2,16 @@
 
 ``@event_handler`` turns ``fn(event)`` into a task. Each run of the task:
 
-* locks the ``HandlerRun`` row for ``(event, handler)`` and returns at once if it is
-  already done (or given up): a redelivered or re-sent task changes nothing;
-* calls ``fn`` and marks the run done **in the same transaction**, so the effect and
-  the idempotency record commit together or not at all;
-* on any error, rolls the effect back, records the attempt and the error, and retries
-  with exponential backoff and jitter until ``max_attempts``; then the run is
-  ``failed`` (the dead letter), visible and retryable in the admin.
+* returns at once if the ``HandlerRun`` for ``(event, handler)`` is already done (or
+  given up): a redelivered or re-sent task changes nothing;
+* counts the attempt and takes a lease (deadline = now + timeout) in a short
+  transaction of its own, so attempts killed mid-way still count;
+* calls ``fn`` and marks the run done **in one transaction**, under the run's row
+  lock, so the effect and the idempotency record commit together or not at all;
+* on any error (a hung call is cut by the soft time limit), rolls the effect back,
+  records the error, and retries with exponential backoff and jitter until
+  ``max_attempts``; then the run is ``failed`` (the dead letter), visible and
+  retryable in the admin.
 
 Effects that leave the system (gateway, email) cannot roll back: they must pass
 ``event.key`` on as their idempotency key.
@@ -50,7 +53,10 @@ def event_handler(name: str, *, queue: str, max_attempts: int = 8, timeout: floa
             acks_late=True,
             reject_on_worker_lost=True,
             ignore_result=True,
-            time_limit=timeout,
+            # The soft limit raises inside the handler, so a hung call is rolled back
+            # and counted like any failure; the hard limit is the backstop.
+            soft_time_limit=timeout,
+            time_limit=timeout + 15,
             # Attempts are counted in the HandlerRun row, which survives re-sends by
             # the relay; Celery's own per-message counter must not cut them short.
             max_retries=None,
@@ -73,69 +79,91 @@ def backoff(attempts: int) -> float:
 
 
 def run_handler(task, spec: HandlerSpec, fn: Callable[[Event], None], event_id: int) -> None:
+    run_id = _start_attempt(event_id, spec)
+    if run_id is None:
+        return
     try:
         with transaction.atomic():
-            run = _lock_run(event_id, spec)
-            if run is None:
-                return
+            run = HandlerRun.objects.select_for_update().select_related("event").get(pk=run_id)
             if run.status not in HandlerRun.OPEN:
+                # A duplicate delivery got here first and finished while we waited.
                 logger.info("event=%s handler=%s already %s; skipped", event_id, spec.name, run.status)
                 return
             fn(run.event)
             run.status = HandlerRun.Status.DONE
-            run.attempts += 1
             run.last_error = ""
             run.finished_at = timezone.now()
-            run.save(update_fields=["status", "attempts", "last_error", "finished_at", "updated_at"])
+            run.save(update_fields=["status", "last_error", "finished_at", "updated_at"])
         logger.info("event=%s handler=%s done", event_id, spec.name)
     except Exception as exc:
-        retry_in = _record_failure(event_id, spec, exc)
+        retry_in = _record_failure(run_id, spec, exc)
         if retry_in is not None:
             raise task.retry(exc=exc, countdown=retry_in) from exc
 
 
-def _lock_run(event_id: int, spec: HandlerSpec) -> HandlerRun | None:
-    try:
-        event = Event.objects.get(pk=event_id)
-    except Event.DoesNotExist:
-        # Nothing to apply and nothing to retry: a message outliving its database.
-        logger.error("event=%s handler=%s: no such event; message dropped", event_id, spec.name)
-        return None
-    # The dispatcher creates the run before it publishes, but a fast worker may get the
-    # message before that transaction commits: create-or-wait covers both orders.
-    run, _ = HandlerRun.objects.select_for_update().get_or_create(
-        event=event, handler=spec.name, defaults={"deadline": spec.deadline()}
-    )
-    run.event = event
-    return run
+def _start_attempt(event_id: int, spec: HandlerSpec) -> int | None:
+    """Count the attempt and take the run's lease, committed before the handler runs.
 
-
-def _record_failure(event_id: int, spec: HandlerSpec, exc: Exception) -> float | None:
-    """Count the failed attempt in its own transaction; return the retry delay, or None
-    when the run has used up its attempts and is now failed."""
-    error = f"{type(exc).__name__}: {exc}"[:2000]
+    Counting up front means an attempt that never reaches ``_record_failure`` (the
+    worker was killed, ran out of memory, hit the hard time limit) still counts, so
+    such a run ends ``failed`` instead of being re-sent forever. The lease moves the
+    deadline to now + timeout: the relay waits for a run a worker is busy with,
+    however long it sat in the queue. Returns None if there is nothing to do.
+    """
     with transaction.atomic():
-        run = HandlerRun.objects.select_for_update().filter(event_id=event_id, handler=spec.name).first()
-        if run is None or run.status not in HandlerRun.OPEN:
+        event = Event.objects.filter(pk=event_id).first()
+        if event is None:
+            # Nothing to apply and nothing to retry: a message outliving its database.
+            logger.error("event=%s handler=%s: no such event; message dropped", event_id, spec.name)
+            return None
+        # Normally the dispatcher created the run; a task sent by other means (an old
+        # message, a shell) gets one here.
+        run, _ = HandlerRun.objects.select_for_update().get_or_create(
+            event=event, handler=spec.name, defaults={"deadline": spec.deadline()}
+        )
+        if run.status not in HandlerRun.OPEN:
+            logger.info("event=%s handler=%s already %s; skipped", event_id, spec.name, run.status)
+            return None
+        if run.attempts >= spec.max_attempts:
+            run.status = HandlerRun.Status.FAILED
+            run.finished_at = timezone.now()
+            run.last_error = run.last_error or "attempts exhausted: the handler never finished (worker killed?)"
+            run.save(update_fields=["status", "finished_at", "last_error", "updated_at"])
+            logger.error("event=%s handler=%s failed: %s", event_id, spec.name, run.last_error)
             return None
         run.attempts += 1
+        run.deadline = spec.deadline()
+        run.save(update_fields=["attempts", "deadline", "updated_at"])
+        return run.pk
+
+
+def _record_failure(run_id: int, spec: HandlerSpec, exc: Exception) -> float | None:
+    """Record the failed attempt's error in its own transaction; return the retry
+    delay, or None when the run has used up its attempts and is now failed."""
+    error = f"{type(exc).__name__}: {exc}"[:2000]
+    with transaction.atomic():
+        run = HandlerRun.objects.select_for_update().filter(pk=run_id).first()
+        if run is None or run.status not in HandlerRun.OPEN:
+            return None
         run.last_error = error
         if run.attempts >= spec.max_attempts:
             run.status = HandlerRun.Status.FAILED
             run.finished_at = timezone.now()
             retry_in = None
-            logger.error("event=%s handler=%s failed after %s attempts: %s", event_id, spec.name, run.attempts, error)
+            logger.error(
+                "event=%s handler=%s failed after %s attempts: %s", run.event_id, spec.name, run.attempts, error
+            )
         else:
             run.status = HandlerRun.Status.RETRYING
             retry_in = backoff(run.attempts)
             run.deadline = spec.deadline(delay=retry_in)
             logger.warning(
                 "event=%s handler=%s attempt %s failed (%s); retry in %.1fs",
-                event_id,
+                run.event_id,
                 spec.name,
                 run.attempts,
                 error,
                 retry_in,
             )
-        run.save(update_fields=["attempts", "last_error", "status", "finished_at", "deadline", "updated_at"])
+        run.save(update_fields=["last_error", "status", "finished_at", "deadline", "updated_at"])
     return retry_in

@@ -14,6 +14,7 @@ Guarantees:
 
 import json
 import logging
+from contextvars import ContextVar
 from dataclasses import dataclass
 from functools import partial
 
@@ -62,49 +63,81 @@ def _dispatch_after_commit(event_id: int) -> None:
 def dispatch(event_id: int) -> bool:
     """Send the event's signal so every receiver enqueues its handler; mark it dispatched.
 
+    Three steps, so that no database lock is held while the broker is being talked to:
+    (1) in a transaction, lock the event and send its signal: each receiver's
+    ``enqueue`` writes its handler run and hands back the task to send; commit.
+    (2) Publish the tasks. (3) Mark the event dispatched. A crash or a broker error
+    between (1) and (3) leaves the event undispatched with its runs open, and the
+    relay dispatches it again: publishing twice is harmless.
+
     Returns False if the event is already dispatched or another process holds it.
     Raises if the broker refuses a task; the event then stays undispatched.
     """
     try:
-        with transaction.atomic():
-            event = Event.objects.select_for_update(skip_locked=True).filter(pk=event_id, dispatched_at=None).first()
-            if event is None:
-                return False
-            types.get(event.type).send(sender=Event, event=event)
-            event.dispatched_at = timezone.now()
-            event.dispatch_attempts += 1
-            event.last_dispatch_error = ""
-            event.save(update_fields=["dispatched_at", "dispatch_attempts", "last_dispatch_error"])
+        sends = _fan_out(event_id)
+        if sends is None:
+            return False
+        for task, run in sends:
+            _publish(task, run)
     except Exception as exc:
         Event.objects.filter(pk=event_id).update(
             dispatch_attempts=F("dispatch_attempts") + 1, last_dispatch_error=f"{type(exc).__name__}: {exc}"[:2000]
         )
         raise
-    logger.info("event=%s type=%s dispatched", event.pk, event.type)
+    Event.objects.filter(pk=event_id, dispatched_at=None).update(
+        dispatched_at=timezone.now(), dispatch_attempts=F("dispatch_attempts") + 1, last_dispatch_error=""
+    )
+    logger.info("event=%s dispatched to %s handlers", event_id, len(sends))
     return True
+
+
+def _fan_out(event_id: int) -> list[tuple[object, HandlerRun]] | None:
+    """Step (1) of ``dispatch``: the signal's receivers write their runs and hand
+    back the tasks to publish. None if the event is dispatched or held elsewhere."""
+    sends: list[tuple[object, HandlerRun]] = []
+    collecting = _collected_sends.set(sends)
+    try:
+        with transaction.atomic():
+            event = Event.objects.select_for_update(skip_locked=True).filter(pk=event_id, dispatched_at=None).first()
+            if event is None:
+                return None
+            types.get(event.type).send(sender=Event, event=event)
+    finally:
+        _collected_sends.reset(collecting)
+    return sends
+
+
+# While ``dispatch`` runs its transaction, ``enqueue`` collects tasks here instead of
+# publishing them from inside it.
+_collected_sends: ContextVar[list | None] = ContextVar("events_collected_sends", default=None)
 
 
 def enqueue(task, event: Event) -> None:
     """Create (or reopen the deadline of) the handler run and send its task.
 
-    Called by receivers during ``dispatch``. The task id is deterministic,
-    ``<event id>:<handler>``, so the broker, the logs and the admin name the same run.
+    Called by receivers during ``dispatch``, which publishes after its transaction
+    commits. The task id is deterministic, ``<event id>:<handler>``, so the broker,
+    the logs and the admin name the same run.
     """
     spec = task.spec
     run, created = HandlerRun.objects.get_or_create(
         event=event, handler=spec.name, defaults={"deadline": spec.deadline(), "enqueued": 1}
     )
-    if created:
+    if not created:
+        if run.status not in HandlerRun.OPEN:
+            return
+        _reopen(run, spec)
+    sends = _collected_sends.get()
+    if sends is None:
         _publish(task, run)
-    elif run.status in HandlerRun.OPEN:
-        _send(task, run)
+    else:
+        sends.append((task, run))
 
 
-def _send(task, run: HandlerRun) -> None:
-    run.deadline = task.spec.deadline()
+def _reopen(run: HandlerRun, spec) -> None:
+    run.deadline = spec.deadline()
     run.enqueued += 1
     run.save(update_fields=["deadline", "enqueued", "updated_at"])
-    _publish(task, run)
 
 
 def _publish(task, run: HandlerRun) -> None:
@@ -154,7 +187,11 @@ def relay(*, limit: int = 500) -> RelayReport:
 
 
 def resend(run_id: int, *, only_overdue: bool = True) -> bool:
-    """Send an open run's task again (its message was lost, or staff asked)."""
+    """Send an open run's task again (its message was lost, or staff asked).
+
+    The run's new deadline is committed before publishing; if the broker refuses,
+    the deadline is put back so the next relay pass tries again at once.
+    """
     with transaction.atomic():
         run = (
             HandlerRun.objects.select_for_update(skip_locked=True).filter(pk=run_id, status__in=HandlerRun.OPEN).first()
@@ -162,7 +199,13 @@ def resend(run_id: int, *, only_overdue: bool = True) -> bool:
         if run is None or (only_overdue and run.deadline >= timezone.now()):
             return False
         task = current_app.tasks[run.handler]
-        _send(task, run)
+        overdue_since = run.deadline
+        _reopen(run, task.spec)
+    try:
+        _publish(task, run)
+    except Exception:
+        HandlerRun.objects.filter(pk=run_id, deadline=run.deadline).update(deadline=overdue_since)
+        raise
     logger.info("run=%s handler=%s event=%s re-sent", run.pk, run.handler, run.event_id)
     return True
 

@@ -258,3 +258,22 @@ def test_retrying_a_run_that_is_not_failed_changes_nothing(mug, run_handlers):
     done.refresh_from_db()
     assert (done.status, done.attempts, done.enqueued) == ("done", 1, 1)
     assert run_handlers() == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_attempts_killed_midway_still_count_and_the_run_ends_failed_without_its_effect(mug, run_handlers):
+    """A worker killed inside a handler never reaches the failure bookkeeping; the
+    attempt was counted before the handler ran, so the run cannot be re-sent forever."""
+    order = place_order(UserFactory().customer, {mug: 1})
+    run = HandlerRun.objects.get(handler="payments.charge_order", event__stream=f"order:{order.pk}")
+    spec = celery_app.tasks[run.handler].spec
+    # As left behind by max_attempts attempts that each died mid-way: counted, no error.
+    HandlerRun.objects.filter(pk=run.pk).update(attempts=spec.max_attempts)
+
+    run_handlers()
+
+    run.refresh_from_db()
+    assert run.status == HandlerRun.Status.FAILED
+    assert "never finished" in run.last_error
+    assert Order.objects.get(pk=order.pk).status == Order.Status.PENDING
+    assert not Event.objects.filter(type__startswith="payment.").exists()
