@@ -1,4 +1,3 @@
-from django.conf import settings
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import status
 from rest_framework.exceptions import NotFound
@@ -29,10 +28,10 @@ class ProductListApi(ListAPIView):
     @extend_schema(request=ProductCreateInput, responses={201: ProductOutput}, summary="Add a product (staff)")
     def post(self, request):
         data = validated(ProductCreateInput, request.data)
-        if selectors.sku_taken(data["sku"]):
-            raise invalid("sku", "A product with this SKU already exists.")
-        data.setdefault("currency", settings.DEFAULT_CURRENCY)
-        product = services.create_product(**data)
+        try:
+            product = services.create_product(**data)
+        except services.ProductExists as exc:
+            raise invalid("sku", str(exc)) from exc
         return Response(ProductOutput(product).data, status=status.HTTP_201_CREATED)
 
 

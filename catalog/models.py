@@ -1,6 +1,7 @@
 from django.conf import settings
 from django.core.validators import MinValueValidator, RegexValidator
 from django.db import models
+from django.db.models.functions import Lower
 
 SKU_PATTERN = r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}"
 sku_validator = RegexValidator(rf"^{SKU_PATTERN}\Z", "Letters, digits, '.', '_' or '-'; at most 64.")
@@ -19,6 +20,7 @@ class Product(models.Model):
     class Meta:
         ordering = ["sku"]
         constraints = [
+            models.UniqueConstraint(Lower("sku"), name="product_sku_unique_ci"),
             models.CheckConstraint(condition=models.Q(stock__gte=0), name="product_stock_not_negative"),
             models.CheckConstraint(condition=models.Q(price__gte=0), name="product_price_not_negative"),
         ]

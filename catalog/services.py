@@ -9,7 +9,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
 
-from django.db import transaction
+from django.conf import settings
+from django.db import IntegrityError, transaction
 from django.db.models import F
 
 from .models import Product
@@ -30,6 +31,13 @@ class OutOfStock(CatalogError):
         self.shortages = shortages
         detail = ", ".join(f"{sku} (asked {want}, {have} left)" for sku, (want, have) in shortages.items())
         super().__init__(f"not enough stock: {detail}")
+
+
+class ProductExists(CatalogError):
+    field = "sku"
+
+    def __init__(self, sku: str):
+        super().__init__(f"A product with SKU {sku} already exists (SKUs are compared without case).")
 
 
 @dataclass(frozen=True)
@@ -77,11 +85,20 @@ def release_stock(quantities: Iterable[tuple[int, int]]) -> None:
 
 @transaction.atomic
 def create_product(
-    *, sku: str, name: str, price: Decimal, currency: str, stock: int = 0, is_active: bool = True
+    *, sku: str, name: str, price: Decimal, currency: str | None = None, stock: int = 0, is_active: bool = True
 ) -> Product:
-    product = Product(sku=sku, name=name, price=price, currency=currency.upper(), stock=stock, is_active=is_active)
-    product.full_clean()
-    product.save()
+    """Add a product. Raises ``ProductExists`` if the SKU is taken in any case, and
+    Django's ``ValidationError`` for a field the model refuses."""
+    if Product.objects.filter(sku__iexact=sku).exists():
+        raise ProductExists(sku)
+    currency = (currency or settings.DEFAULT_CURRENCY).upper()
+    product = Product(sku=sku, name=name, price=price, currency=currency, stock=stock, is_active=is_active)
+    product.full_clean(validate_constraints=False)
+    try:
+        with transaction.atomic():
+            product.save()
+    except IntegrityError as exc:  # a concurrent create of the same SKU won
+        raise ProductExists(sku) from exc
     return product
 
 

@@ -13,6 +13,9 @@ from . import idempotency
 from .models import Order, OrderLine
 from .signals import order_cancelled, order_paid, order_placed
 
+# What Order.total (and so every line total) can hold: 12 digits, 2 after the point.
+MAX_TOTAL = Decimal("9999999999.99")
+
 
 class OrderError(Exception):
     """A request the order rules refuse; ``field`` names the offending input."""
@@ -51,6 +54,8 @@ def place_order(*, customer, lines: list[LineRequest], payment_token: str) -> Or
         raise OrderError(f"all items must share one currency, got {', '.join(sorted(currencies))}", field="items")
     currency = currencies.pop()
     total = sum((r.unit_price * r.quantity for r in reserved), Decimal("0.00"))
+    if total > MAX_TOTAL:
+        raise OrderError(f"the order total may not exceed {MAX_TOTAL} {currency}", field="items")
     order = Order.objects.create(customer=customer, total=total, currency=currency)
     OrderLine.objects.bulk_create(
         OrderLine(
@@ -111,11 +116,13 @@ def mark_paid(*, order_id: int) -> Order:
 def cancel_order(*, order_id: int, reason: str, customer=None) -> Order:
     """Cancel a pending or paid order, put its stock back and record ``order.cancelled``.
 
-    With ``customer`` (a request from the shop's API) it is an error to cancel an
-    order twice (``OrderAlreadyCancelled``); from a handler (payment declined) a
-    second cancellation is a no-op, so redelivery is harmless.
+    With ``customer`` (a request from the shop's API) the order must be theirs
+    (``Order.DoesNotExist`` otherwise) and cancelling it twice is an error
+    (``OrderAlreadyCancelled``); from a handler (payment declined) or staff, a second
+    cancellation is a no-op, so redelivery is harmless.
     """
-    order = Order.objects.select_for_update().get(pk=order_id)
+    orders = Order.objects.select_for_update()
+    order = orders.get(pk=order_id) if customer is None else orders.get(pk=order_id, customer=customer)
     if order.status == Order.Status.CANCELLED:
         if customer is not None:
             raise OrderAlreadyCancelled("the order is already cancelled", field="status")

@@ -1,6 +1,7 @@
 from django.core.exceptions import ValidationError as DjangoValidationError
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
+from rest_framework.exceptions import AuthenticationFailed
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -9,7 +10,7 @@ from customers import selectors as customer_selectors
 from project.api import validated
 from project.errors import invalid
 
-from . import selectors, services
+from . import services
 from .serializers import MeOutput, RegisterInput, TokenInput, TokenOutput, UserOutput
 
 
@@ -20,20 +21,19 @@ class RegisterApi(APIView):
     @extend_schema(request=RegisterInput, responses={201: UserOutput}, summary="Create a shopper account")
     def post(self, request):
         data = validated(RegisterInput, request.data)
-        if selectors.username_taken(data["username"]):
-            raise invalid("username", "A user with that username already exists.")
-        if selectors.email_taken(data["email"]):
-            raise invalid("email", "A user with that email already exists.")
         try:
             user = services.register_user(**data)
+        except services.AccountExists as exc:
+            raise invalid(exc.field, str(exc)) from exc
         except DjangoValidationError as exc:
             raise invalid("password", " ".join(exc.messages)) from exc
         return Response(UserOutput(user).data, status=status.HTTP_201_CREATED)
 
 
 class TokenApi(APIView):
+    # Authenticators stay configured (none is required) so that a refusal is a 401
+    # with its WWW-Authenticate challenge, as API.md says for bad credentials.
     permission_classes = [AllowAny]
-    authentication_classes = []
 
     @extend_schema(request=TokenInput, responses={200: TokenOutput}, summary="Exchange credentials for an API token")
     def post(self, request):
@@ -41,7 +41,7 @@ class TokenApi(APIView):
         try:
             token = services.issue_token(**data)
         except services.InvalidCredentials as exc:
-            raise invalid("non_field_errors", str(exc)) from exc
+            raise AuthenticationFailed(str(exc)) from exc
         return Response({"token": token})
 
 

@@ -9,4 +9,7 @@ class User(AbstractUser):
     email = models.EmailField("email address")
 
     class Meta(AbstractUser.Meta):
-        constraints = [models.UniqueConstraint(Lower("email"), name="user_email_unique_ci")]
+        constraints = [
+            models.UniqueConstraint(Lower("username"), name="user_username_unique_ci"),
+            models.UniqueConstraint(Lower("email"), name="user_email_unique_ci"),
+        ]

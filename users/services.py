@@ -2,11 +2,12 @@
 
 from django.contrib.auth import authenticate
 from django.contrib.auth.password_validation import validate_password
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from rest_framework.authtoken.models import Token
 
 from customers import services as customer_services
 
+from . import selectors
 from .models import User
 
 
@@ -14,18 +15,31 @@ class InvalidCredentials(Exception):
     pass
 
 
+class AccountExists(Exception):
+    def __init__(self, field: str):
+        self.field = field
+        super().__init__(f"A user with that {field} already exists.")
+
+
 @transaction.atomic
 def register_user(*, username: str, email: str, password: str) -> User:
     """Create a shopper account and its customer profile in one transaction.
 
-    The password must pass Django's validators (raises ``ValidationError`` naming
-    the problem); uniqueness of username and email is checked by the caller and
-    enforced by the database.
+    Username and email are unique regardless of case (``AccountExists`` names the
+    field; the database constraints settle a race between two registrations). The
+    password must pass Django's validators (``ValidationError`` says why not).
     """
+    for field, taken in (("username", selectors.username_taken), ("email", selectors.email_taken)):
+        if taken(locals()[field]):
+            raise AccountExists(field)
     user = User(username=username, email=email)
     validate_password(password, user=user)
     user.set_password(password)
-    user.save()
+    try:
+        with transaction.atomic():
+            user.save()
+    except IntegrityError as exc:
+        raise AccountExists("username" if selectors.username_taken(username) else "email") from exc
     customer_services.create_customer(user=user)
     return user
 
@@ -37,7 +51,3 @@ def issue_token(*, username: str, password: str) -> str:
         raise InvalidCredentials("unable to log in with these credentials")
     token, _ = Token.objects.get_or_create(user=user)
     return token.key
-
-
-def revoke_token(*, user: User) -> None:
-    Token.objects.filter(user=user).delete()

@@ -203,3 +203,13 @@ def test_a_staff_account_with_a_customer_profile_is_still_staff(db):
     response = client_for(user).post(PRODUCTS, NEW_PRODUCT, format="json")
 
     assert response.status_code == 201
+
+
+def test_a_sku_differing_only_in_case_from_an_existing_one_is_400(staff_client, mug):
+    response = staff_client.post(
+        "/api/v1/products", {"sku": "mug-01", "name": "Other mug", "price": "1.00"}, format="json"
+    )
+
+    assert response.status_code == 400
+    assert list(response.json()["error"]["fields"]) == ["sku"]
+    assert Product.objects.filter(sku__iexact="mug-01").count() == 1

@@ -98,14 +98,14 @@ def test_the_right_credentials_get_a_token_that_authenticates(api_client):
     [{"username": "alice", "password": "wrong-password"}, {"username": "nobody", "password": PASSWORD}],
     ids=["wrong-password", "unknown-user"],
 )
-def test_bad_credentials_are_400_and_issue_no_token(api_client, credentials):
+def test_bad_credentials_are_401_with_a_token_challenge_and_issue_no_token(api_client, credentials):
     UserFactory(username="alice")
 
     response = api_client.post(TOKEN, credentials, format="json")
 
-    assert response.status_code == 400
-    assert response.json()["error"]["code"] == "invalid"
-    assert "non_field_errors" in response.json()["error"]["fields"]
+    assert response.status_code == 401
+    assert response["WWW-Authenticate"] == "Token"
+    assert response.json()["error"]["code"] == "authentication_failed"
     assert not Token.objects.exists()
 
 
@@ -114,7 +114,8 @@ def test_an_inactive_account_gets_no_token(api_client):
 
     response = api_client.post(TOKEN, {"username": "alice", "password": PASSWORD}, format="json")
 
-    assert response.status_code == 400
+    assert response.status_code == 401
+    assert not Token.objects.exists()
 
 
 def test_a_token_request_without_password_is_400_naming_it(api_client):
