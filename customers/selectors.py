@@ -16,7 +16,9 @@ def points_balance(customer: Customer) -> int:
     return customer.points.aggregate(total=Sum("amount"))["total"] or 0
 
 
-def points_ledger(customer: Customer) -> QuerySet[PointsEntry]:
+def points_ledger(customer: Customer | None) -> QuerySet[PointsEntry]:
+    if customer is None:
+        return PointsEntry.objects.none()
     return customer.points.order_by("-created_at", "-id")
 
 

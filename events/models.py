@@ -11,6 +11,8 @@ import uuid
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
 
+from . import types
+
 
 class Event(models.Model):
     key = models.UUIDField(
@@ -36,6 +38,10 @@ class Event(models.Model):
 
     def __str__(self) -> str:
         return f"#{self.pk} {self.type} ({self.stream})"
+
+    @property
+    def public_payload(self) -> dict:
+        return types.get(self.type).public(self.payload)
 
 
 class HandlerRun(models.Model):

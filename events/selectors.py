@@ -6,8 +6,10 @@ from django.utils import timezone
 from .models import Event, HandlerRun
 
 
-def timeline(stream: str) -> QuerySet[Event]:
+def timeline(stream: str | None) -> QuerySet[Event]:
     """Every event of one stream (e.g. ``order:42``), oldest first."""
+    if stream is None:
+        return Event.objects.none()
     return Event.objects.filter(stream=stream).order_by("occurred_at", "id")
 
 

@@ -7,7 +7,6 @@ from rest_framework.views import APIView
 from customers import selectors as customer_selectors
 
 from . import selectors, services
-from .models import Notification
 from .serializers import NotificationOutput
 
 
@@ -17,7 +16,7 @@ class NotificationListApi(ListAPIView):
 
     def get_queryset(self):
         customer = customer_selectors.customer_of(self.request.user)
-        return selectors.notifications_of(customer) if customer else Notification.objects.none()
+        return selectors.notifications_of(customer)
 
 
 class NotificationReadApi(APIView):

@@ -4,6 +4,8 @@ from .models import Notification
 
 
 def notifications_of(customer) -> QuerySet[Notification]:
+    if customer is None:
+        return Notification.objects.none()
     return Notification.objects.filter(customer=customer).order_by("-created_at", "-id")
 
 

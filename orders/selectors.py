@@ -6,6 +6,9 @@ from .models import Order
 
 
 def orders_of(customer) -> QuerySet[Order]:
+    """The customer's orders, newest first; none for no customer (a staff account)."""
+    if customer is None:
+        return Order.objects.none()
     return Order.objects.filter(customer=customer).prefetch_related("lines").order_by("-created_at", "-id")
 
 
@@ -14,8 +17,9 @@ def order_of(customer, order_id: int) -> Order | None:
     return orders_of(customer).filter(pk=order_id).first()
 
 
-def order_timeline(order: Order):
-    return event_selectors.timeline(f"order:{order.pk}")
+def order_timeline(order: Order | None):
+    """The order's events, oldest first (none for no order)."""
+    return event_selectors.timeline(f"order:{order.pk}" if order else None)
 
 
 def order_summary(order_id: int) -> dict:

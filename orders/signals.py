@@ -3,6 +3,7 @@ from events.types import EventType
 order_placed = EventType(
     "order.placed",
     fields=("order_id", "customer_id", "total", "currency", "payment_token", "lines"),
+    private=("payment_token",),
     doc="A customer placed an order; its stock is reserved and it awaits payment.",
 )
 order_paid = EventType(

@@ -297,6 +297,9 @@ def test_the_timeline_of_a_new_order_is_its_placement(shopper, shopper_client, m
     assert set(results[0]) == {"type", "occurred_at", "payload"}
     assert results[0]["payload"]["order_id"] == order.pk
     assert results[0]["payload"]["total"] == "25.80"
+    # The payment token is for the gateway only; the stored event keeps it.
+    assert "payment_token" not in results[0]["payload"]
+    assert "payment_token" in Event.objects.get().payload
 
 
 # --- Cancelling -------------------------------------------------------------------------
