@@ -1,10 +1,12 @@
 """Telling customers what happened to their orders: in-app and by email.
 
 Each notification is tied to the event that caused it (unique per event and kind),
-and the email carries a Message-ID derived from that event, so a redelivered event
-neither stores nor sends a second message; should a crash land between the SMTP
-send and the commit, the resent mail has the same Message-ID and mail clients fold
-the two together.
+and is stored in the same transaction as the handler's done-mark, so a redelivered
+event neither stores nor sends a second message. The email is sent inside that
+transaction, just before it commits: SMTP cannot take part in it, so a crash in the
+narrow gap between the server accepting the mail and the commit sends it again on
+retry (at-least-once for email, as for any SMTP sender). The copy carries the same
+Message-ID, derived from the event, so a receiving system can tell it apart.
 """
 
 from django.core.mail import EmailMessage
