@@ -106,9 +106,10 @@ def _start_attempt(event_id: int, spec: HandlerSpec) -> int | None:
 
     Counting up front means an attempt that never reaches ``_record_failure`` (the
     worker was killed, ran out of memory, hit the hard time limit) still counts, so
-    such a run ends ``failed`` instead of being re-sent forever. The lease moves the
-    deadline to now + timeout: the relay waits for a run a worker is busy with,
-    however long it sat in the queue. Returns None if there is nothing to do.
+    such a run ends ``failed`` instead of being re-sent forever. The lease (status
+    ``running``, deadline now + timeout) tells a duplicate delivery to stand aside
+    without using up an attempt, and the relay to wait for a run a worker is busy
+    with, however long it sat in the queue. Returns None if there is nothing to do.
     """
     with transaction.atomic():
         event = Event.objects.filter(pk=event_id).first()
@@ -124,6 +125,11 @@ def _start_attempt(event_id: int, spec: HandlerSpec) -> int | None:
         if run.status not in HandlerRun.OPEN:
             logger.info("event=%s handler=%s already %s; skipped", event_id, spec.name, run.status)
             return None
+        if run.status == HandlerRun.Status.RUNNING and run.deadline > timezone.now():
+            # A duplicate of a message another worker is handling: leave it the lease
+            # (if that worker dies, the relay re-sends once the lease runs out).
+            logger.info("event=%s handler=%s running elsewhere; duplicate skipped", event_id, spec.name)
+            return None
         if run.attempts >= spec.max_attempts:
             run.status = HandlerRun.Status.FAILED
             run.finished_at = timezone.now()
@@ -131,9 +137,10 @@ def _start_attempt(event_id: int, spec: HandlerSpec) -> int | None:
             run.save(update_fields=["status", "finished_at", "last_error", "updated_at"])
             logger.error("event=%s handler=%s failed: %s", event_id, spec.name, run.last_error)
             return None
+        run.status = HandlerRun.Status.RUNNING
         run.attempts += 1
         run.deadline = spec.deadline()
-        run.save(update_fields=["attempts", "deadline", "updated_at"])
+        run.save(update_fields=["status", "attempts", "deadline", "updated_at"])
         return run.pk
 
 

@@ -47,11 +47,12 @@ class Event(models.Model):
 class HandlerRun(models.Model):
     class Status(models.TextChoices):
         PENDING = "pending", "pending"
+        RUNNING = "running", "running"
         RETRYING = "retrying", "retrying"
         DONE = "done", "done"
         FAILED = "failed", "failed"
 
-    OPEN = (Status.PENDING, Status.RETRYING)
+    OPEN = (Status.PENDING, Status.RUNNING, Status.RETRYING)
 
     event = models.ForeignKey(Event, on_delete=models.CASCADE, related_name="runs")
     handler = models.CharField(max_length=100)

@@ -27,9 +27,15 @@ CANCEL_REASONS = {
 
 
 @transaction.atomic
-def notify_order_confirmed(*, order_id: int, customer_id: int, event_key) -> Notification:
-    """Paid: store the in-app notification and send the confirmation email."""
+def notify_order_confirmed(*, order_id: int, customer_id: int, event_key) -> Notification | None:
+    """Paid: store the in-app notification and send the confirmation email.
+
+    Nothing if the order was cancelled before this ran: its cancellation message
+    (which mentions the refund) is the one that is still true.
+    """
     order = order_selectors.order_summary(order_id)
+    if order["status"] != "paid":
+        return None
     return _notify(
         kind=Kind.ORDER_CONFIRMED,
         customer_id=customer_id,

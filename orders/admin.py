@@ -14,7 +14,13 @@ from .models import Order, OrderLine
 
 logger = logging.getLogger(__name__)
 
-STATUS_COLOURS = {"done": "#2e7d32", "failed": "#c62828", "pending": "#ef6c00", "retrying": "#ef6c00"}
+STATUS_COLOURS = {
+    "done": "#2e7d32",
+    "failed": "#c62828",
+    "pending": "#ef6c00",
+    "running": "#1565c0",
+    "retrying": "#ef6c00",
+}
 
 
 def _when(dt) -> str:

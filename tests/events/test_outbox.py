@@ -277,3 +277,33 @@ def test_attempts_killed_midway_still_count_and_the_run_ends_failed_without_its_
     assert "never finished" in run.last_error
     assert Order.objects.get(pk=order.pk).status == Order.Status.PENDING
     assert not Event.objects.filter(type__startswith="payment.").exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_duplicate_delivered_while_a_worker_holds_the_run_stands_aside_without_using_an_attempt(mug, run_handlers):
+    order = place_order(UserFactory().customer, {mug: 1})
+    run = HandlerRun.objects.get(handler="payments.charge_order", event__stream=f"order:{order.pk}")
+    lease = timezone.now() + timedelta(seconds=30)
+    # As a worker busy with the first copy leaves it: running, one attempt, leased.
+    HandlerRun.objects.filter(pk=run.pk).update(status=HandlerRun.Status.RUNNING, attempts=1, deadline=lease)
+
+    run_handlers()
+
+    run.refresh_from_db()
+    assert (run.status, run.attempts, run.deadline) == (HandlerRun.Status.RUNNING, 1, lease)
+    assert Order.objects.get(pk=order.pk).status == Order.Status.PENDING
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_run_whose_worker_died_is_taken_over_once_its_lease_has_run_out(mug, run_handlers):
+    order = place_order(UserFactory().customer, {mug: 1})
+    run = HandlerRun.objects.get(handler="payments.charge_order", event__stream=f"order:{order.pk}")
+    HandlerRun.objects.filter(pk=run.pk).update(
+        status=HandlerRun.Status.RUNNING, attempts=1, deadline=timezone.now() - timedelta(seconds=1)
+    )
+
+    run_handlers()
+
+    run.refresh_from_db()
+    assert (run.status, run.attempts) == (HandlerRun.Status.DONE, 2)
+    assert Order.objects.get(pk=order.pk).status == Order.Status.PAID

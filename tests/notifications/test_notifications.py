@@ -7,6 +7,7 @@ from django.utils import timezone
 
 from notifications import services
 from notifications.models import EmailRecord, Notification
+from orders import services as order_services
 from tests.factories import NotificationFactory, UserFactory, place_order
 
 pytestmark = pytest.mark.django_db
@@ -103,6 +104,7 @@ def order(mug):
 
 
 def test_a_confirmation_is_stored_and_mailed_once_per_event(order):
+    order_services.mark_paid(order_id=order.pk)
     key = uuid.uuid4()
 
     first = services.notify_order_confirmed(order_id=order.pk, customer_id=order.customer_id, event_key=key)
@@ -117,6 +119,17 @@ def test_a_confirmation_is_stored_and_mailed_once_per_event(order):
     assert "Hello Alice," in email.body
     assert "2 × Mug (MUG-01)  25.80 EUR" in email.body  # noqa: RUF001 (the template's own sign)
     assert EmailRecord.objects.get().message_id == f"<order_confirmed.{key}@orderflow>"
+
+
+def test_no_confirmation_goes_out_for_an_order_cancelled_before_it_was_handled(order):
+    order_services.mark_paid(order_id=order.pk)
+    order_services.cancel_order(order_id=order.pk, reason="customer")
+
+    sent = services.notify_order_confirmed(order_id=order.pk, customer_id=order.customer_id, event_key=uuid.uuid4())
+
+    assert sent is None
+    assert not Notification.objects.exists()
+    assert mail.outbox == []
 
 
 def test_a_cancellation_mail_says_why_and_whether_money_comes_back(order):
@@ -143,6 +156,7 @@ def test_a_customer_without_an_email_address_gets_the_in_app_notification_only(o
     user = order.customer.user
     user.email = ""
     user.save(update_fields=["email"])
+    order_services.mark_paid(order_id=order.pk)
 
     services.notify_order_confirmed(order_id=order.pk, customer_id=order.customer_id, event_key=uuid.uuid4())
 
