@@ -117,11 +117,19 @@ def _start_attempt(event_id: int, spec: HandlerSpec) -> int | None:
             # Nothing to apply and nothing to retry: a message outliving its database.
             logger.error("event=%s handler=%s: no such event; message dropped", event_id, spec.name)
             return None
-        # Normally the dispatcher created the run; a task sent by other means (an old
-        # message, a shell) gets one here.
-        run, _ = HandlerRun.objects.select_for_update().get_or_create(
-            event=event, handler=spec.name, defaults={"deadline": spec.deadline()}
-        )
+        runs = HandlerRun.objects.filter(event=event, handler=spec.name)
+        run = runs.select_for_update(skip_locked=True).first()
+        if run is None and runs.exists():
+            # Locked: another worker is inside this handler right now. Waiting for it
+            # would only hold this worker; its outcome (done, or a retry) decides.
+            logger.info("event=%s handler=%s running elsewhere; duplicate skipped", event_id, spec.name)
+            return None
+        if run is None:
+            # Normally the dispatcher created the run; a task sent by other means (an
+            # old message, a shell) gets one here.
+            run, _ = HandlerRun.objects.select_for_update().get_or_create(
+                event=event, handler=spec.name, defaults={"deadline": spec.deadline()}
+            )
         if run.status not in HandlerRun.OPEN:
             logger.info("event=%s handler=%s already %s; skipped", event_id, spec.name, run.status)
             return None
