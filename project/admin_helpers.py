@@ -12,7 +12,7 @@ from django.utils.html import format_html
 from django.utils.text import Truncator
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
+class _NoWrites:
     """Staff may look, not touch: no add, change or delete, for superusers too."""
 
     def has_add_permission(self, request, obj=None):
@@ -25,19 +25,14 @@ class ReadOnlyAdmin(admin.ModelAdmin):
         return False
 
 
-class ReadOnlyTabularInline(admin.TabularInline):
+class ReadOnlyAdmin(_NoWrites, admin.ModelAdmin):
+    pass
+
+
+class ReadOnlyTabularInline(_NoWrites, admin.TabularInline):
     extra = 0
     can_delete = False
     show_change_link = False
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 def admin_url(obj: models.Model) -> str | None:
