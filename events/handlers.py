@@ -139,9 +139,10 @@ def _start_attempt(event_id: int, spec: HandlerSpec) -> int | None:
             logger.info("event=%s handler=%s running elsewhere; duplicate skipped", event_id, spec.name)
             return None
         if run.attempts >= spec.max_attempts:
+            if run.status == HandlerRun.Status.RUNNING:
+                run.last_error = "attempts exhausted: the last attempt never finished (worker killed or hung)"
             run.status = HandlerRun.Status.FAILED
             run.finished_at = timezone.now()
-            run.last_error = run.last_error or "attempts exhausted: the handler never finished (worker killed?)"
             run.save(update_fields=["status", "finished_at", "last_error", "updated_at"])
             logger.error("event=%s handler=%s failed: %s", event_id, spec.name, run.last_error)
             return None

@@ -267,8 +267,11 @@ def test_attempts_killed_midway_still_count_and_the_run_ends_failed_without_its_
     order = place_order(UserFactory().customer, {mug: 1})
     run = HandlerRun.objects.get(handler="payments.charge_order", event__stream=f"order:{order.pk}")
     spec = celery_app.tasks[run.handler].spec
-    # As left behind by max_attempts attempts that each died mid-way: counted, no error.
-    HandlerRun.objects.filter(pk=run.pk).update(attempts=spec.max_attempts)
+    # As left behind by max_attempts attempts that each died mid-way: counted, leased
+    # (the lease has run out), no error recorded.
+    HandlerRun.objects.filter(pk=run.pk).update(
+        status=HandlerRun.Status.RUNNING, attempts=spec.max_attempts, deadline=timezone.now() - timedelta(seconds=1)
+    )
 
     run_handlers()
 
