@@ -60,6 +60,11 @@ def _dispatch_after_commit(event_id: int) -> None:
         logger.warning("event=%s left for the relay: dispatch failed", event_id, exc_info=True)
 
 
+# While ``dispatch`` runs its transaction, ``enqueue`` collects tasks here instead of
+# publishing them from inside it.
+_collected_sends: ContextVar[list | None] = ContextVar("events_collected_sends", default=None)
+
+
 def dispatch(event_id: int) -> bool:
     """Send the event's signal so every receiver enqueues its handler; mark it dispatched.
 
@@ -105,11 +110,6 @@ def _fan_out(event_id: int) -> list[tuple[object, HandlerRun]] | None:
     finally:
         _collected_sends.reset(collecting)
     return sends
-
-
-# While ``dispatch`` runs its transaction, ``enqueue`` collects tasks here instead of
-# publishing them from inside it.
-_collected_sends: ContextVar[list | None] = ContextVar("events_collected_sends", default=None)
 
 
 def enqueue(task, event: Event) -> None:
