@@ -19,7 +19,7 @@ class PointsEntry(models.Model):
         ADJUSTMENT = "adjustment", "adjustment by staff"
 
     customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="points")
-    amount = models.IntegerField()
+    amount = models.BigIntegerField()
     reason = models.CharField(max_length=20, choices=Reason.choices)
     order = models.ForeignKey("orders.Order", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
     note = models.CharField(max_length=200, blank=True)

@@ -21,6 +21,7 @@ import logging
 import random
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 
 from celery import shared_task
 from django.conf import settings
@@ -31,6 +32,9 @@ from .models import Event, HandlerRun
 
 logger = logging.getLogger(__name__)
 
+# Slack for a scheduled retry whose timer fires a hair before its countdown is up.
+EARLY = timedelta(seconds=1)
+
 
 @dataclass(frozen=True)
 class HandlerSpec:
@@ -39,8 +43,12 @@ class HandlerSpec:
     max_attempts: int
     timeout: float  # seconds a send may stay unhandled before the relay sends it again
 
+    @property
+    def lease(self) -> timedelta:
+        return timedelta(seconds=self.timeout)
+
     def deadline(self, delay: float = 0.0):
-        return timezone.now() + timezone.timedelta(seconds=delay + self.timeout)
+        return timezone.now() + timedelta(seconds=delay) + self.lease
 
 
 def event_handler(name: str, *, queue: str, max_attempts: int = 8, timeout: float = 45.0):
@@ -84,7 +92,9 @@ def run_handler(task, spec: HandlerSpec, fn: Callable[[Event], None], event_id: 
         return
     try:
         with transaction.atomic():
-            run = HandlerRun.objects.select_for_update().select_related("event").get(pk=run_id)
+            # of=("self",): lock the run, not the joined event, which the dispatcher
+            # and sibling handlers of the same event must stay free to update.
+            run = HandlerRun.objects.select_for_update(of=("self",)).select_related("event").get(pk=run_id)
             if run.status not in HandlerRun.OPEN:
                 # A duplicate delivery got here first and finished while we waited.
                 logger.info("event=%s handler=%s already %s; skipped", event_id, spec.name, run.status)
@@ -137,6 +147,12 @@ def _start_attempt(event_id: int, spec: HandlerSpec) -> int | None:
             # A duplicate of a message another worker is handling: leave it the lease
             # (if that worker dies, the relay re-sends once the lease runs out).
             logger.info("event=%s handler=%s running elsewhere; duplicate skipped", event_id, spec.name)
+            return None
+        if run.status == HandlerRun.Status.RETRYING and run.deadline - spec.lease - EARLY > timezone.now():
+            # A copy arriving during the backoff (a redelivery, a relay re-send): the
+            # scheduled retry comes at its time; running now would cut the backoff
+            # short and start a second retry chain.
+            logger.info("event=%s handler=%s backing off; early copy skipped", event_id, spec.name)
             return None
         if run.attempts >= spec.max_attempts:
             if run.status == HandlerRun.Status.RUNNING:

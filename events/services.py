@@ -135,8 +135,11 @@ def enqueue(task, event: Event) -> None:
 
 
 def _reopen(run: HandlerRun, spec) -> None:
-    run.deadline = spec.deadline()
+    """Count one more send; each one waits twice as long as the last (up to 32
+    leases) before the relay sends again, so runs stuck behind a backlog, or on a
+    queue nobody consumes, do not pile up copies every pass."""
     run.enqueued += 1
+    run.deadline = timezone.now() + spec.lease * 2 ** min(run.enqueued - 1, 5)
     run.save(update_fields=["deadline", "enqueued", "updated_at"])
 
 
@@ -162,7 +165,10 @@ def relay(*, limit: int = 500) -> RelayReport:
     report = RelayReport()
     now = timezone.now()
     grace = timezone.timedelta(seconds=settings.EVENTS_RELAY_GRACE_SECONDS)
-    pending_events = Event.objects.filter(dispatched_at=None, occurred_at__lte=now - grace).order_by("id")
+    # Fewest attempts first: an event that keeps failing cannot hold up newer ones.
+    pending_events = Event.objects.filter(dispatched_at=None, occurred_at__lte=now - grace).order_by(
+        "dispatch_attempts", "id"
+    )
     overdue_runs = HandlerRun.objects.filter(
         status__in=HandlerRun.OPEN, deadline__lt=now, event__dispatched_at__isnull=False
     ).order_by("deadline")
@@ -198,7 +204,15 @@ def resend(run_id: int, *, only_overdue: bool = True) -> bool:
         )
         if run is None or (only_overdue and run.deadline >= timezone.now()):
             return False
-        task = current_app.tasks[run.handler]
+        task = current_app.tasks.get(run.handler)
+        if task is None:
+            # Its handler was removed from the code: nothing will ever run it.
+            run.status = HandlerRun.Status.FAILED
+            run.last_error = f"no task named {run.handler} is registered"
+            run.finished_at = timezone.now()
+            run.save(update_fields=["status", "last_error", "finished_at", "updated_at"])
+            logger.error("run=%s: %s; marked failed", run.pk, run.last_error)
+            return False
         overdue_since = run.deadline
         _reopen(run, task.spec)
     try:

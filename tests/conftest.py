@@ -38,13 +38,19 @@ def _is_e2e(request) -> bool:
 
 @pytest.fixture(autouse=True)
 def _unit_test_settings(request):
-    """Fast password hashing, and a sandbox gateway ledger of the test's own (the
-    gateway keeps it outside the database, so the test database's flush misses it)."""
+    """Fast password hashing, no retry backoff, and a sandbox gateway ledger of the
+    test's own (the gateway keeps it outside the database, so the test database's
+    flush misses it).
+
+    ``run_handlers`` runs tasks in-process, where Celery runs a retry at once: with a
+    zero backoff that is what the run expects too (a retry arriving before its backoff
+    is over is skipped as an early copy)."""
     if _is_e2e(request):
         yield
         return
     settings = request.getfixturevalue("settings")
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    settings.EVENTS_RETRY_BACKOFF_BASE = 0.0
     settings.SANDBOX_GATEWAY_DB = str(request.getfixturevalue("tmp_path") / "sandbox-gateway.sqlite3")
     get_gateway.cache_clear()  # the gateway is cached with the path it was made with
     yield

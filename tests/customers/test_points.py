@@ -4,7 +4,7 @@ import pytest
 
 from customers import selectors, services
 from customers.models import Customer, PointsEntry
-from tests.factories import UserFactory, place_order
+from tests.factories import ProductFactory, UserFactory, place_order
 
 
 @pytest.mark.parametrize(
@@ -106,3 +106,13 @@ def test_the_contact_for_emails_prefers_the_full_name():
     assert selectors.contact(user.customer.pk).name == "Alice Liddell"
     assert selectors.contact(plain.customer.pk).name == "bob"
     assert selectors.contact(plain.customer.pk).email == "bob@example.com"
+
+
+@pytest.mark.django_db
+def test_the_largest_order_total_earns_its_points_in_the_ledger():
+    gold = ProductFactory(sku="GOLD-01", price=Decimal("99999999.99"), stock=100)
+    order = place_order(UserFactory().customer, {gold: 100})  # 9,999,999,999.00: beyond 32 bits
+
+    entry = services.award_points_for_paid_order(customer_id=order.customer_id, order_id=order.pk, total=order.total)
+
+    assert PointsEntry.objects.get(pk=entry.pk).amount == 9_999_999_999

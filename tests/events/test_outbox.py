@@ -310,3 +310,34 @@ def test_a_run_whose_worker_died_is_taken_over_once_its_lease_has_run_out(mug, r
     run.refresh_from_db()
     assert (run.status, run.attempts) == (HandlerRun.Status.DONE, 2)
     assert Order.objects.get(pk=order.pk).status == Order.Status.PAID
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_copy_arriving_during_the_backoff_is_skipped_and_leaves_the_retry_schedule_alone(mug, run_handlers):
+    order = place_order(UserFactory().customer, {mug: 1})
+    run = HandlerRun.objects.get(handler="payments.charge_order", event__stream=f"order:{order.pk}")
+    next_try = timezone.now() + timedelta(seconds=300) + celery_app.tasks[run.handler].spec.lease
+    # As _record_failure leaves a run after a failed attempt with a 300 s backoff.
+    HandlerRun.objects.filter(pk=run.pk).update(status=HandlerRun.Status.RETRYING, attempts=1, deadline=next_try)
+
+    run_handlers()  # the copy the dispatcher sent, arriving long before the retry is due
+
+    run.refresh_from_db()
+    assert (run.status, run.attempts, run.deadline) == (HandlerRun.Status.RETRYING, 1, next_try)
+    assert Order.objects.get(pk=order.pk).status == Order.Status.PENDING
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_run_whose_handler_no_longer_exists_is_marked_failed_by_the_relay(mug, broker, settings):
+    order = place_order(UserFactory().customer, {mug: 1})
+    run = HandlerRun.objects.get(handler="payments.charge_order", event__stream=f"order:{order.pk}")
+    HandlerRun.objects.filter(pk=run.pk).update(
+        handler="payments.removed_handler", deadline=timezone.now() - timedelta(seconds=1)
+    )
+
+    report = services.relay()
+
+    run.refresh_from_db()
+    assert run.status == HandlerRun.Status.FAILED
+    assert "no task named payments.removed_handler" in run.last_error
+    assert report.failed == 0
