@@ -11,8 +11,8 @@ in-process tests that run after them):
 * ``celery -A project worker`` as a subprocess on the real broker, its queues purged
   first;
 * gunicorn serving ``project.wsgi`` as a subprocess;
-* ``relay_loop.py``, a subprocess that runs the outbox relay every half second (what
-  ``celery beat`` does every few seconds in production).
+* ``manage.py relay_events --loop --interval 0.5``: the shipped relay process, every
+  half second.
 
 Every subprocess gets the test database (built from the test connection's settings),
 the test process's broker, var dir and sandbox gateway ledger, and the SMTP server.
@@ -25,6 +25,7 @@ every event is dispatched and every handler run is finished, so that the databas
 flushed with no work in flight.
 """
 
+import contextlib
 import io
 import os
 import shutil
@@ -109,17 +110,21 @@ def stack(django_db_setup):
             web_env,
             logs,
         )
-        stack.relay = stack.start("relay", [python, str(Path(__file__).with_name("relay_loop.py"))], web_env, logs)
+        stack.relay = stack.start(
+            "relay", [python, "manage.py", "relay_events", "--loop", "--interval", "0.5"], web_env, logs
+        )
         wait_ready(stack.worker, lambda: " ready." in stack.worker.log(), "'ready.' in its log")
         wait_ready(stack.web, lambda: http_ok(f"{stack.base_url}/healthz"), "answer on /healthz")
-        wait_ready(stack.relay, lambda: "relay loop started" in stack.relay.log(), "start line in its log")
+        wait_ready(stack.relay, lambda: "relay: every" in stack.relay.log(), "start line in its log")
         yield stack
     finally:
-        for proc in reversed(stack.procs):
-            proc.stop()
-        controller.stop()
-        if proxy is not None:
-            proxy.off()
+        # Each stop on its own: one that fails must not leave the others running.
+        with contextlib.ExitStack() as stopping:
+            if proxy is not None:
+                stopping.callback(proxy.off)
+            stopping.callback(controller.stop)
+            for proc in stack.procs:
+                stopping.callback(proc.stop)
 
 
 @pytest.fixture
