@@ -168,11 +168,16 @@ def proxied_url(url: str, port: int) -> str:
 
 
 # --- Subprocesses -----------------------------------------------------------------------
+# Looked up once, here: the child calls it between fork and exec, where loading a
+# library (taking the loader's lock, which another thread may hold) could deadlock.
+_prctl = ctypes.CDLL(None, use_errno=True).prctl
+
+
 def _die_with_parent() -> None:
     """In the child before exec: be killed if the test process dies without cleaning up
     (SIGKILL, a CI timeout), so no worker or server outlives the run."""
     with contextlib.suppress(Exception):
-        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+        _prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
 
 
 class Proc:
