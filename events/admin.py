@@ -3,7 +3,6 @@ staff may do about them, each through ``events.services``: dispatch an event now
 retry a failed (dead-lettered) run, send an open run again."""
 
 import json
-import logging
 
 from django.contrib import admin, messages
 from django.core.serializers.json import DjangoJSONEncoder
@@ -15,8 +14,6 @@ from project.admin_helpers import ReadOnlyAdmin, ReadOnlyTabularInline, admin_li
 
 from . import services
 from .models import Event, HandlerRun
-
-logger = logging.getLogger(__name__)
 
 
 class DispatchedFilter(admin.SimpleListFilter):
@@ -107,26 +104,9 @@ class EventAdmin(ReadOnlyAdmin):
     @admin.action(description="Dispatch now", permissions=["dispatch"])
     def dispatch_now(self, request, queryset):
         ids = list(queryset.filter(dispatched_at__isnull=True).order_by("id").values_list("id", flat=True))
+        report = services.dispatch_now(ids)
         already = queryset.count() - len(ids)
-        dispatched = 0
-        for n, event_id in enumerate(ids):
-            try:
-                dispatched += services.dispatch(event_id)
-            except Exception as exc:
-                # The broker is most likely down; every other publish would fail alike.
-                logger.warning("admin: event=%s not dispatched", event_id, exc_info=True)
-                self.message_user(
-                    request,
-                    f"Event #{event_id} could not be dispatched ({type(exc).__name__}: {short(str(exc))}); "
-                    f"{len(ids) - n - 1} more not tried. The relay will go on trying.",
-                    messages.ERROR,
-                )
-                break
-        self.message_user(
-            request,
-            f"Dispatched {dispatched} event(s); {already} already dispatched.",
-            messages.SUCCESS if dispatched else messages.INFO,
-        )
+        _tell(self, request, f"Dispatched {report.dispatched} event(s); {already} already dispatched.", report)
 
 
 @admin.register(HandlerRun)
@@ -184,22 +164,18 @@ class HandlerRunAdmin(ReadOnlyAdmin):
     @admin.action(description="Re-send open runs now", permissions=["retry"])
     def resend_open_runs(self, request, queryset):
         ids = list(queryset.filter(status__in=HandlerRun.OPEN).order_by("id").values_list("id", flat=True))
+        report = services.resend_now(ids)
         skipped = queryset.count() - len(ids)
-        resent = 0
-        for n, run_id in enumerate(ids):
-            try:
-                resent += services.resend(run_id, only_overdue=False)
-            except Exception as exc:
-                logger.warning("admin: run=%s not re-sent", run_id, exc_info=True)
-                self.message_user(
-                    request,
-                    f"Run #{run_id} could not be sent ({type(exc).__name__}: {short(str(exc))}); "
-                    f"{len(ids) - n - 1} more not tried. The relay will send overdue runs.",
-                    messages.ERROR,
-                )
-                break
-        self.message_user(
+        _tell(self, request, f"Re-sent {report.resent} open run(s); skipped {skipped} done or failed.", report)
+
+
+def _tell(model_admin, request, summary: str, report: services.RelayReport) -> None:
+    model_admin.message_user(
+        request, summary, messages.SUCCESS if report.dispatched or report.resent else messages.INFO
+    )
+    if report.failed:
+        model_admin.message_user(
             request,
-            f"Re-sent {resent} open run(s); skipped {skipped} done or failed.",
-            messages.SUCCESS if resent else messages.INFO,
+            f"{report.failed} could not be sent (see the log); the relay goes on trying.",
+            messages.ERROR,
         )

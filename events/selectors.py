@@ -39,3 +39,14 @@ def backlog() -> Backlog:
 def runs_by_handler_and_status() -> dict[tuple[str, str], int]:
     rows = HandlerRun.objects.values("handler", "status").annotate(n=Count("id"))
     return {(r["handler"], r["status"]): r["n"] for r in rows}
+
+
+def failed_runs(*, handlers: list[str] | None = None, since=None) -> QuerySet[HandlerRun]:
+    """Dead-lettered runs, oldest first; only these handlers' and only those that
+    failed since then, if given."""
+    runs = HandlerRun.objects.filter(status=HandlerRun.Status.FAILED).select_related("event").order_by("id")
+    if handlers:
+        runs = runs.filter(handler__in=handlers)
+    if since:
+        runs = runs.filter(finished_at__gte=since)
+    return runs

@@ -172,23 +172,43 @@ def relay(*, limit: int = 500) -> RelayReport:
     overdue_runs = HandlerRun.objects.filter(
         status__in=HandlerRun.OPEN, deadline__lt=now, event__dispatched_at__isnull=False
     ).order_by("deadline")
-    work = [(dispatch, "dispatched", event_id) for event_id in pending_events.values_list("id", flat=True)[:limit]]
-    work += [(resend, "resent", run_id) for run_id in overdue_runs.values_list("id", flat=True)[:limit]]
-    for action, counter, item_id in work:
+    work = [("dispatched", dispatch, event_id) for event_id in pending_events.values_list("id", flat=True)[:limit]]
+    work += [("resent", resend, run_id) for run_id in overdue_runs.values_list("id", flat=True)[:limit]]
+    _send_each(work, report)
+    if report.dispatched or report.resent or report.failed:
+        logger.info(
+            "relay: dispatched %s events, re-sent %s runs, %s failed", report.dispatched, report.resent, report.failed
+        )
+    return report
+
+
+def dispatch_now(event_ids: list[int]) -> RelayReport:
+    """Dispatch these events now (staff asked), with the relay's rules for errors."""
+    return _send_each([("dispatched", dispatch, event_id) for event_id in event_ids], RelayReport())
+
+
+def resend_now(run_ids: list[int]) -> RelayReport:
+    """Send these open runs again now, due or not (staff asked), with the relay's rules
+    for errors."""
+    send_again = partial(resend, only_overdue=False)
+    return _send_each([("resent", send_again, run_id) for run_id in run_ids], RelayReport())
+
+
+def _send_each(work: list, report: RelayReport) -> RelayReport:
+    """Run each ``(counter, action, id)``, counting what it did into ``report``. A
+    broker error ends the batch (every other publish would fail alike); any other
+    error concerns that one item: it is logged and skipped."""
+    for counter, action, item_id in work:
         try:
             if action(item_id):
                 setattr(report, counter, getattr(report, counter) + 1)
         except BROKER_ERRORS:
             report.failed += 1
-            logger.warning("relay: %s(%s) failed: broker unreachable; stopping this pass", action.__name__, item_id)
+            logger.warning("events: %s %s failed: broker unreachable; stopping here", counter, item_id)
             break
         except Exception:
             report.failed += 1
-            logger.exception("relay: %s(%s) failed; skipped", action.__name__, item_id)
-    if report.dispatched or report.resent or report.failed:
-        logger.info(
-            "relay: dispatched %s events, re-sent %s runs, %s failed", report.dispatched, report.resent, report.failed
-        )
+            logger.exception("events: %s %s failed; skipped", counter, item_id)
     return report
 
 

@@ -31,7 +31,7 @@ def add_arguments(parser) -> None:
 def describe(report: services.RelayReport) -> str:
     return (
         f"relay: dispatched {report.dispatched} event(s), re-sent {report.resent} run(s), "
-        f"{report.failed} failed (broker unreachable?)"
+        f"{report.failed} failed (see the log)"
         if report.failed
         else f"relay: dispatched {report.dispatched} event(s), re-sent {report.resent} run(s)"
     )

@@ -14,9 +14,8 @@ from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 
-from events import services, types
+from events import selectors, services, types
 from events.management import relay
-from events.models import HandlerRun
 from events.subscriptions import subscriptions_of
 
 DURATION_UNITS = {"w": "weeks", "d": "days", "h": "hours", "m": "minutes", "s": "seconds"}
@@ -130,13 +129,8 @@ class Command(BaseCommand):
             unknown = sorted(set(handlers) - set(known_handlers()))
             if unknown:
                 raise CommandError(f"unknown handler(s): {', '.join(unknown)}; known: {', '.join(known_handlers())}")
-        runs = HandlerRun.objects.filter(status=HandlerRun.Status.FAILED).select_related("event").order_by("id")
-        if handlers:
-            runs = runs.filter(handler__in=handlers)
-        if since:
-            runs = runs.filter(finished_at__gte=since)
         retried = 0
-        for run in runs:
+        for run in selectors.failed_runs(handlers=handlers, since=since):
             line = f"  run #{run.pk} {run.handler} on event #{run.event_id} {run.event.type} ({run.event.stream})"
             if dry_run:
                 self.stdout.write(f"{line}: {run.last_error[:100]}")
