@@ -2,7 +2,7 @@ from django import forms
 from django.conf import settings
 from django.contrib import admin
 
-from . import services
+from . import selectors, services
 from .models import Product
 
 EDITABLE = ("name", "price", "currency", "stock", "is_active")
@@ -31,8 +31,9 @@ class ProductForm(forms.ModelForm):
 
     def clean_sku(self):
         sku = self.cleaned_data["sku"]
-        # The API refuses SKUs that differ only in case; so does the admin.
-        if Product.objects.filter(sku__iexact=sku).exclude(pk=self.instance.pk).exists():
+        # Only asked when a product is added (the SKU is fixed afterwards). The service
+        # refuses it too; asking first puts the message on the form.
+        if selectors.sku_taken(sku):
             raise forms.ValidationError("A product with this SKU already exists.")
         return sku
 

@@ -13,6 +13,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import F
 
+from . import selectors
 from .models import Product
 
 
@@ -89,7 +90,7 @@ def create_product(
 ) -> Product:
     """Add a product. Raises ``ProductExists`` if the SKU is taken in any case, and
     Django's ``ValidationError`` for a field the model refuses."""
-    if Product.objects.filter(sku__iexact=sku).exists():
+    if selectors.sku_taken(sku):
         raise ProductExists(sku)
     currency = (currency or settings.DEFAULT_CURRENCY).upper()
     product = Product(sku=sku, name=name, price=price, currency=currency, stock=stock, is_active=is_active)

@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.db.models import Sum
 from django.db.models.functions import Coalesce
 
-from project.admin_helpers import ReadOnlyAdmin, ReadOnlyTabularInline, admin_link
+from project.admin_helpers import ReadOnlyAdmin, ReadOnlyTabularInline, linked
 
 from .models import Customer, PointsEntry
 
@@ -17,9 +17,7 @@ class PointsEntryInline(ReadOnlyTabularInline):
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("order")
 
-    @admin.display(description="order")
-    def order_link(self, entry):
-        return admin_link(entry.order)
+    order_link = linked("order")
 
 
 @admin.register(Customer)
@@ -47,9 +45,7 @@ class CustomerAdmin(ReadOnlyAdmin):
     def email(self, customer):
         return customer.user.email
 
-    @admin.display(description="user")
-    def user_link(self, customer):
-        return admin_link(customer.user)
+    user_link = linked("user")
 
     @admin.display(description="points balance", ordering="_points_balance")
     def points_balance(self, customer):
@@ -66,10 +62,5 @@ class PointsEntryAdmin(ReadOnlyAdmin):
     fields = ("customer_link", "amount", "reason", "order_link", "note", "created_at")
     readonly_fields = fields
 
-    @admin.display(description="customer")
-    def customer_link(self, entry):
-        return admin_link(entry.customer)
-
-    @admin.display(description="order")
-    def order_link(self, entry):
-        return admin_link(entry.order)
+    customer_link = linked("customer")
+    order_link = linked("order")

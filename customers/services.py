@@ -9,8 +9,9 @@ from .models import Customer, PointsEntry
 
 
 @transaction.atomic
-def create_customer(*, user) -> Customer:
-    """The profile every registered user gets; idempotent per user."""
+def customer_for(user) -> Customer:
+    """The user's shopper profile, created on first use: at registration, or when a
+    staff account made with ``createsuperuser`` first shops. Idempotent per user."""
     customer, _ = Customer.objects.get_or_create(user=user)
     return customer
 
@@ -60,9 +61,3 @@ def revoke_points_for_cancelled_order(*, customer_id: int, order_id: int, was_pa
         defaults={"customer_id": customer_id, "amount": -award.amount if award else 0},
     )
     return entry
-
-
-def customer_for(user) -> Customer:
-    """The user's profile, created on first use (staff accounts made with
-    ``createsuperuser`` have none until they shop)."""
-    return create_customer(user=user)

@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from project.admin_helpers import ReadOnlyAdmin, admin_link
+from project.admin_helpers import ReadOnlyAdmin, linked
 
 from .models import EmailRecord, Notification
 
@@ -15,13 +15,8 @@ class NotificationAdmin(ReadOnlyAdmin):
     fields = ("customer_link", "kind", "order_link", "title", "body", "source_event", "created_at", "read_at")
     readonly_fields = fields
 
-    @admin.display(description="customer")
-    def customer_link(self, notification):
-        return admin_link(notification.customer)
-
-    @admin.display(description="order")
-    def order_link(self, notification):
-        return admin_link(notification.order)
+    customer_link = linked("customer")
+    order_link = linked("order")
 
 
 @admin.register(EmailRecord)
@@ -34,10 +29,5 @@ class EmailRecordAdmin(ReadOnlyAdmin):
     fields = ("customer_link", "kind", "order_link", "to", "subject", "message_id", "source_event", "sent_at")
     readonly_fields = fields
 
-    @admin.display(description="customer")
-    def customer_link(self, record):
-        return admin_link(record.customer)
-
-    @admin.display(description="order")
-    def order_link(self, record):
-        return admin_link(record.order)
+    customer_link = linked("customer")
+    order_link = linked("order")

@@ -7,7 +7,7 @@ from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
 from events import selectors as event_selectors
-from project.admin_helpers import ReadOnlyAdmin, ReadOnlyTabularInline, admin_link, short
+from project.admin_helpers import ReadOnlyAdmin, ReadOnlyTabularInline, admin_link, linked, short
 
 from . import services
 from .models import Order, OrderLine
@@ -35,9 +35,7 @@ class OrderLineInline(ReadOnlyTabularInline):
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("product")
 
-    @admin.display(description="product now")
-    def product_link(self, line):
-        return admin_link(line.product)
+    product_link = linked("product", "product now")
 
 
 @admin.register(Order)
@@ -78,9 +76,7 @@ class OrderAdmin(ReadOnlyAdmin):
 
     # --- change page -------------------------------------------------------------------
 
-    @admin.display(description="customer")
-    def customer_link(self, order):
-        return admin_link(order.customer)
+    customer_link = linked("customer")
 
     @admin.display(description="payment")
     def payment_summary(self, order):

@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from project.admin_helpers import ReadOnlyAdmin, admin_link
+from project.admin_helpers import ReadOnlyAdmin, linked
 
 from .models import Payment
 
@@ -28,6 +28,4 @@ class PaymentAdmin(ReadOnlyAdmin):
     )
     readonly_fields = fields
 
-    @admin.display(description="order")
-    def order_link(self, payment):
-        return admin_link(payment.order)
+    order_link = linked("order")

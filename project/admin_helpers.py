@@ -54,6 +54,17 @@ def admin_link(obj: models.Model | None, text: str | None = None):
     return format_html('<a href="{}">{}</a>', url, label)
 
 
+def linked(attribute: str, description: str | None = None):
+    """A read-only admin field showing ``obj.<attribute>`` as a link to its admin page:
+    ``order_link = linked("order")`` in a ModelAdmin, then name it in ``fields``."""
+
+    @admin.display(description=description or attribute.replace("_", " "))
+    def field(model_admin, obj):
+        return admin_link(getattr(obj, attribute))
+
+    return field
+
+
 def short(text: str, length: int = 80) -> str:
     """The first line of ``text``, cut to ``length`` characters (escape when rendering)."""
     first_line = (text or "").strip().splitlines()[0] if (text or "").strip() else ""

@@ -3,6 +3,7 @@ from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
 
+from . import selectors
 from .models import User
 
 # The site as a whole: set here, where staff accounts live.
@@ -13,12 +14,6 @@ admin.site.index_title = "Run the shop"
 EMAIL_TAKEN = "A user with that email address already exists."
 
 
-def _email_taken(email: str, *, exclude_pk=None) -> bool:
-    # The database enforces this (case-insensitively); checking here turns the
-    # constraint's generic message into one that says what is wrong.
-    return User.objects.filter(email__iexact=email).exclude(pk=exclude_pk).exists()
-
-
 class StaffUserCreationForm(AdminUserCreationForm):
     class Meta(AdminUserCreationForm.Meta):
         model = User
@@ -26,7 +21,8 @@ class StaffUserCreationForm(AdminUserCreationForm):
 
     def clean_email(self):
         email = self.cleaned_data["email"]
-        if _email_taken(email):
+        # The database enforces this too; checking first gives a message that says why.
+        if selectors.email_taken(email):
             raise forms.ValidationError(EMAIL_TAKEN)
         return email
 
@@ -37,7 +33,7 @@ class StaffUserChangeForm(UserChangeForm):
 
     def clean_email(self):
         email = self.cleaned_data["email"]
-        if _email_taken(email, exclude_pk=self.instance.pk):
+        if selectors.email_taken(email, other_than=self.instance):
             raise forms.ValidationError(EMAIL_TAKEN)
         return email
 

@@ -40,7 +40,7 @@ def register_user(*, username: str, email: str, password: str) -> User:
             user.save()
     except IntegrityError as exc:
         raise AccountExists("username" if selectors.username_taken(username) else "email") from exc
-    customer_services.create_customer(user=user)
+    customer_services.customer_for(user)
     return user
 
 

@@ -94,7 +94,7 @@ def test_a_user_gets_one_customer_profile_however_often_it_is_asked_for():
     user = UserFactory()
 
     assert services.customer_for(user) == user.customer
-    assert services.create_customer(user=user) == user.customer
+    assert services.customer_for(user) == user.customer
     assert Customer.objects.filter(user=user).count() == 1
 
 
