@@ -24,11 +24,9 @@ from django_celery_beat.models import (
 )
 
 from catalog import services as catalog_services
-from orders import services as order_services
 from orders.models import Order
+from tests.factories import PASSWORD, UserFactory, place_order
 from users import services as user_services
-
-PASSWORD = "plum-Kettle-4729"
 
 
 @dataclass
@@ -39,25 +37,15 @@ class Shop:
     cancelled_order: Order
 
 
-def register(username: str):
-    return user_services.register_user(username=username, email=f"{username}@example.com", password=PASSWORD)
-
-
-def place(customer, sku: str, quantity: int = 1, token: str = "tok_ok") -> Order:
-    return order_services.place_order(
-        customer=customer, lines=[order_services.LineRequest(sku=sku, quantity=quantity)], payment_token=token
-    )
-
-
 def build_shop(run_handlers) -> Shop:
     """A shopper with one paid order and one whose payment was declined, every
     handler run done: there is then a row in every table the admin shows."""
-    shopper = register("alice")
+    shopper = UserFactory(username="alice")
     product = catalog_services.create_product(
         sku="MUG-01", name="Mug", price=Decimal("12.90"), currency="EUR", stock=10
     )
-    paid = place(shopper.customer, "MUG-01", 2)
-    declined = place(shopper.customer, "MUG-01", 1, token="tok_declined")
+    paid = place_order(shopper.customer, {product: 2})
+    declined = place_order(shopper.customer, {product: 1}, payment_token="tok_declined")
     run_handlers()
     paid.refresh_from_db()
     declined.refresh_from_db()
@@ -73,17 +61,10 @@ def build_shop(run_handlers) -> Shop:
     return Shop(shopper=shopper, product=product, paid_order=paid, cancelled_order=declined)
 
 
-def registered_models(app_labels=None, *, exclude=()):
+def registered_models():
     """Models with an admin, from ``admin.site._registry``: a new admin is tested
     without anyone adding it to a list."""
-    return sorted(
-        (
-            model
-            for model in admin.site._registry
-            if (app_labels is None or model._meta.app_label in app_labels) and model._meta.app_label not in exclude
-        ),
-        key=lambda m: m._meta.label,
-    )
+    return sorted(admin.site._registry, key=lambda m: m._meta.label)
 
 
 def admin_page_problems(models, *, staff_client, other_client) -> list[str]:

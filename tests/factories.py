@@ -90,7 +90,10 @@ class NotificationFactory(factory.django.DjangoModelFactory):
     source_event = factory.LazyFunction(uuid.uuid4)
 
 
-def place_order(customer, items: dict[Product, int], payment_token: str = "tok_ok"):
-    """Place an order through the real service: ``items`` maps products to quantities."""
-    lines = [order_services.LineRequest(sku=product.sku, quantity=qty) for product, qty in items.items()]
+def place_order(customer, items: dict[Product | str, int], payment_token: str = "tok_ok"):
+    """Place an order through the real service: ``items`` maps products (or SKUs) to
+    quantities."""
+    lines = [
+        order_services.LineRequest(sku=getattr(product, "sku", product), quantity=qty) for product, qty in items.items()
+    ]
     return order_services.place_order(customer=customer, lines=lines, payment_token=payment_token)

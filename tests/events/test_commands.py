@@ -15,7 +15,8 @@ from catalog import services as catalog_services
 from events import types
 from events.models import Event, HandlerRun
 from events.subscriptions import subscriptions_of
-from tests.admin_support import break_email, build_shop, place, register
+from tests.admin_support import break_email, build_shop
+from tests.factories import UserFactory, place_order
 
 # What ARCHITECTURE.md's flow needs; the catalog must show at least these.
 EXPECTED_TYPES = {
@@ -130,7 +131,7 @@ def undispatched_event(db, broker):
     """An event left undispatched: the test's transaction never commits, so its
     on-commit dispatch never runs, as when a process dies right after the commit."""
     catalog_services.create_product(sku="MUG-01", name="Mug", price=Decimal("12.90"), currency="EUR", stock=5)
-    order = place(register("alice").customer, "MUG-01")
+    order = place_order(UserFactory(username="alice").customer, {"MUG-01": 1})
     event = Event.objects.get(stream=f"order:{order.pk}")
     assert event.dispatched_at is None
     return event
