@@ -22,6 +22,11 @@ def order_timeline(order: Order | None):
     return event_selectors.timeline(f"order:{order.pk}" if order else None)
 
 
+def status_of(order_id: int) -> str:
+    """The order's status, for other apps that must not act on a cancelled order."""
+    return Order.objects.values_list("status", flat=True).get(pk=order_id)
+
+
 def order_summary(order_id: int) -> dict:
     """What other apps may read of an order (e.g. for an email), as plain data."""
     order = Order.objects.prefetch_related("lines").get(pk=order_id)

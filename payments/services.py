@@ -39,7 +39,7 @@ def charge_order(*, order_id: int, amount: Decimal, currency: str, token: str, i
     payment = _lock_payment(order_id=order_id, amount=Decimal(amount), currency=currency)
     if payment.status != Payment.Status.PENDING:
         return payment
-    if order_selectors.order_summary(order_id)["status"] == "cancelled":
+    if order_selectors.status_of(order_id) == "cancelled":
         # Cancelled while this charge waited in the queue (it is ahead of the
         # cancellation's settle task): void it instead of charging and refunding.
         payment.status = Payment.Status.VOIDED
