@@ -113,12 +113,16 @@ def queued_messages() -> dict[str, int]:
 
 
 def purge_queues() -> None:
+    """Drop whatever is on our task queues (and, on Redis, the messages a consumer took
+    without acking, which Redis would otherwise hand out again later)."""
     with celery_app.connection_for_write() as conn:
         channel = conn.default_channel
         for queue in task_queues():
             bound = queue.bind(channel)
             bound.declare()
             bound.purge()
+        if conn.transport.driver_type == "redis":
+            channel.client.delete(channel.unacked_key, channel.unacked_index_key, channel.unacked_mutex_key)
 
 
 @dataclass

@@ -38,6 +38,8 @@ from aiosmtpd.controller import Controller
 from django.conf import settings
 from django.core.management import call_command
 
+from tests.conftest import purge_queues
+
 from .harness import (
     DEFAULT_PORTS,
     Api,
@@ -47,10 +49,8 @@ from .harness import (
     free_port,
     http_ok,
     proxied_url,
-    purge_broker,
     settled,
     subprocess_database_url,
-    wait_ready,
 )
 
 # Nothing to gain from talking to other workers in a test; it only slows the start.
@@ -97,7 +97,7 @@ def stack(django_db_setup):
     stack = Stack(base_url=f"http://127.0.0.1:{port}", broker_url=broker_url, smtp=smtp, proxy=proxy)
     python = sys.executable
     try:
-        purge_broker()
+        purge_queues()
         stack.worker = stack.start(
             "worker",
             [python, "-m", "celery", "-A", "project", "worker", "-l", "info", "--concurrency=2", *WORKER_OPTIONS],
@@ -113,9 +113,9 @@ def stack(django_db_setup):
         stack.relay = stack.start(
             "relay", [python, "manage.py", "relay_events", "--loop", "--interval", "0.5"], web_env, logs
         )
-        wait_ready(stack.worker, lambda: " ready." in stack.worker.log(), "'ready.' in its log")
-        wait_ready(stack.web, lambda: http_ok(f"{stack.base_url}/healthz"), "answer on /healthz")
-        wait_ready(stack.relay, lambda: "relay: every" in stack.relay.log(), "start line in its log")
+        stack.wait_for(lambda: " ready." in stack.worker.log(), "the worker's 'ready.' in its log")
+        stack.wait_for(lambda: http_ok(f"{stack.base_url}/healthz"), "the web process to answer on /healthz")
+        stack.wait_for(lambda: "relay: every" in stack.relay.log(), "the relay's start line in its log")
         yield stack
     finally:
         # Each stop on its own: one that fails must not leave the others running.

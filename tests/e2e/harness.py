@@ -17,7 +17,6 @@ import subprocess
 import threading
 import time
 from dataclasses import dataclass, field
-from decimal import ROUND_DOWN, Decimal
 from pathlib import Path
 from urllib.parse import quote, urlsplit, urlunsplit
 
@@ -274,28 +273,6 @@ def subprocess_database_url() -> str:
     raise RuntimeError(f"e2e tests do not know how to hand {db['ENGINE']} to a subprocess")
 
 
-def purge_broker() -> None:
-    """Drop whatever earlier runs left in our queues (and, on Redis, unacked messages)."""
-    from project.celery import app
-
-    with app.connection_for_write() as conn:
-        conn.ensure_connection(max_retries=3)
-        app.control.purge(connection=conn)
-        if conn.transport.driver_type == "redis":
-            channel = conn.default_channel
-            channel.client.delete(channel.unacked_key, channel.unacked_index_key, channel.unacked_mutex_key)
-
-
-def wait_ready(proc: Proc, ready, what: str, timeout: float = WAIT) -> None:
-    deadline = time.monotonic() + timeout
-    while not ready():
-        if not proc.alive():
-            raise RuntimeError(f"{proc.name} exited with {proc.popen.returncode} before {what}\n{proc.tail(80)}")
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"{proc.name}: no {what} after {timeout:.0f}s\n{proc.tail(80)}")
-        time.sleep(0.2)
-
-
 def http_ok(url: str) -> bool:
     try:
         return requests.get(url, timeout=2).status_code == 200
@@ -369,10 +346,6 @@ class Api:
         return self.stack.wait_for(
             lambda: (o := self.order(order_id))["status"] == status and o, f"order #{order_id} to be {status}"
         )
-
-
-def whole_units(amount: str) -> int:
-    return int(Decimal(amount).to_integral_value(rounding=ROUND_DOWN)) * settings.LOYALTY_POINTS_PER_UNIT
 
 
 def settled(stream: str | None = None) -> bool:
