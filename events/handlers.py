@@ -51,7 +51,11 @@ class HandlerSpec:
         return timezone.now() + timedelta(seconds=delay) + self.lease
 
 
-def event_handler(name: str, *, queue: str, max_attempts: int = 8, timeout: float = 45.0):
+def event_handler(name: str, *, queue: str, max_attempts: int = 8, timeout: float | None = None):
+    """``timeout`` defaults to ``EVENTS_HANDLER_TIMEOUT`` (45 s): how long an attempt
+    may run, and how long a run may stay unhandled before the relay sends it again."""
+    if timeout is None:
+        timeout = settings.EVENTS_HANDLER_TIMEOUT
     spec = HandlerSpec(name=name, queue=queue, max_attempts=max_attempts, timeout=timeout)
 
     def decorate(fn: Callable[[Event], None]):

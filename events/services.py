@@ -26,6 +26,8 @@ from django.db.models import F
 from django.utils import timezone
 from kombu.exceptions import OperationalError as BrokerOperationalError
 
+from project.faults import crash_point, publish_copies
+
 from . import types
 from .models import Event, HandlerRun, task_id_for
 
@@ -52,6 +54,8 @@ def record(event_type: types.EventType, **payload) -> Event:
 
 
 def _dispatch_after_commit(event_id: int) -> None:
+    # Fault tests: die with the event committed and not dispatched (project/faults.py).
+    crash_point("events.before_dispatch")
     try:
         dispatch(event_id)
     except Exception:
@@ -144,7 +148,9 @@ def _reopen(run: HandlerRun, spec) -> None:
 
 
 def _publish(task, run: HandlerRun) -> None:
-    task.apply_async(args=[run.event_id], task_id=task_id_for(run.event_id, run.handler), queue=task.spec.queue)
+    # More than once only in fault tests: every message delivered twice (project/faults.py).
+    for _ in range(publish_copies()):
+        task.apply_async(args=[run.event_id], task_id=task_id_for(run.event_id, run.handler), queue=task.spec.queue)
 
 
 @dataclass

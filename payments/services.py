@@ -12,6 +12,7 @@ from django.db import transaction
 
 from events import services as events
 from orders import selectors as order_selectors
+from project.faults import crash_point
 
 from .gateways import get_gateway
 from .models import Payment
@@ -48,6 +49,8 @@ def charge_order(*, order_id: int, amount: Decimal, currency: str, token: str, i
     result = get_gateway().charge(
         amount=payment.amount, currency=currency, token=token, idempotency_key=idempotency_key
     )
+    # Fault tests: die with the money taken and nothing written (project/faults.py).
+    crash_point("payments.after_charge")
     payment.charge_id = result.charge_id
     if result.captured:
         payment.status = Payment.Status.CAPTURED

@@ -220,6 +220,9 @@ CELERY_BEAT_SCHEDULE = {
 # Exponential backoff for handler retries: base * 2**(attempt-1), capped, with jitter.
 EVENTS_RETRY_BACKOFF_BASE = env.float("EVENTS_RETRY_BACKOFF_BASE", default=1.0)
 EVENTS_RETRY_BACKOFF_MAX = env.float("EVENTS_RETRY_BACKOFF_MAX", default=300.0)
+# A handler attempt's time limit, and its lease: a run left unhandled this long (its
+# message lost, its worker killed) is sent again by the relay.
+EVENTS_HANDLER_TIMEOUT = env.float("EVENTS_HANDLER_TIMEOUT", default=45.0)
 # How long a fresh event is left to its on-commit dispatch before the relay takes it.
 EVENTS_RELAY_GRACE_SECONDS = env.float("EVENTS_RELAY_GRACE_SECONDS", default=2.0)
 

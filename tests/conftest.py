@@ -7,8 +7,9 @@ the test starts, and when called consumes every message on them, runs each task 
 stay empty. Use it with ``@pytest.mark.django_db(transaction=True)`` so that commits and
 on-commit dispatch are real.
 
-End-to-end tests (``tests/e2e``, marker ``e2e``) run real workers in other processes;
-the in-process overrides below leave them alone.
+End-to-end and fault tests (``tests/e2e``, ``tests/faults``; markers ``e2e``,
+``faults``) run real workers in other processes; the in-process overrides below leave
+them alone.
 """
 
 from dataclasses import dataclass, field
@@ -33,7 +34,11 @@ def pytest_configure(config):
 
 
 def _is_e2e(request) -> bool:
-    return request.node.get_closest_marker("e2e") is not None or "e2e" in request.node.path.parts
+    """An end-to-end or fault test: real processes, which read the real settings."""
+    return any(
+        request.node.get_closest_marker(kind) is not None or kind in request.node.path.parts
+        for kind in ("e2e", "faults")
+    )
 
 
 @pytest.fixture(autouse=True)

@@ -1,6 +1,23 @@
-"""The parts of the end-to-end harness: SMTP sink, broker proxy, subprocesses, API client.
+"""The parts of the end-to-end harness: SMTP sink, broker proxy, subprocesses, the
+running stack, API client. Used by tests/e2e, tests/faults and scripts/soak.py.
 
-See conftest.py for how they are put together.
+``running_stack`` puts them together:
+
+* an SMTP server (aiosmtpd) on a free 127.0.0.1 port that keeps every message;
+* for a network broker (RabbitMQ, Redis), a TCP proxy in front of it that a test can
+  switch off and on: the web and the relay reach the broker through it, the worker
+  does not, so a test can take the broker away from the API alone;
+* ``celery -A project worker`` as a subprocess on the real broker, its queues purged
+  first;
+* gunicorn serving ``project.wsgi`` as a subprocess;
+* ``manage.py relay_events --loop --interval 0.5``: the shipped relay process, every
+  half second.
+
+Every subprocess gets the current database connection's database (the test database
+under pytest), the broker, var dir and sandbox gateway ledger of this process, and the
+SMTP server. They are stopped with SIGTERM (a warm shutdown), then SIGKILL to what is
+left of each process group; should this process die first, the kernel kills them with
+it.
 """
 
 import contextlib
@@ -10,17 +27,21 @@ import email.message
 import email.policy
 import itertools
 import os
+import shutil
 import signal
 import socket
 import struct
 import subprocess
+import sys
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import quote, urlsplit, urlunsplit
 
 import requests
+from aiosmtpd.controller import Controller
 from django.conf import settings
 from django.db import connection
 
@@ -180,12 +201,16 @@ def _die_with_parent() -> None:
 
 
 class Proc:
-    """A subprocess in its own process group, its output in a log file."""
+    """A subprocess in its own process group, its output in a log file (appended to, so
+    a restarted process keeps its predecessors' lines)."""
 
     def __init__(self, name: str, args: list[str], env: dict, log_path: Path) -> None:
         self.name = name
+        self.args = args
+        self.env = env
         self.log_path = log_path
         self._log = open(log_path, "ab")  # noqa: SIM115 - kept open for the life of the process
+        self._log_start = self._log.tell()
         self.popen = subprocess.Popen(
             args,
             cwd=BASE_DIR,
@@ -201,10 +226,26 @@ class Proc:
         return self.popen.poll() is None
 
     def log(self) -> str:
+        """What this process wrote (not what an earlier one in the same file did)."""
+        with open(self.log_path, "rb") as f:
+            f.seek(self._log_start)
+            return f.read().decode(errors="replace")
+
+    def all_logs(self) -> str:
+        """The whole file: this process's and its predecessors' output."""
         return self.log_path.read_text(errors="replace")
 
     def tail(self, lines: int = 40) -> str:
         return "\n".join(self.log().splitlines()[-lines:])
+
+    def kill(self) -> None:
+        """SIGKILL to the whole process group, as a machine losing the process would."""
+        try:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.popen.pid, signal.SIGKILL)
+            self.popen.wait(10)
+        finally:
+            self._log.close()
 
     def stop(self, timeout: float = 20.0) -> None:
         """SIGTERM to the process (a warm shutdown: it stops its own children), then
@@ -258,6 +299,30 @@ class Stack:
         self.procs.append(proc)
         return proc
 
+    def restart(self, role: str, *, kill: bool = False, env: dict | None = None, args: list[str] | None = None) -> Proc:
+        """Stop the ``role`` process ("worker", "web", "relay") — SIGKILL to its whole
+        group with ``kill``, a warm stop otherwise — and start it again: with ``args``
+        or the same command, its environment changed by ``env`` (a None value removes
+        a variable). Returns once it is ready."""
+        old = getattr(self, role)
+        old.kill() if kill else old.stop()
+        new_env = {**old.env, **(env or {})}
+        new_env = {k: v for k, v in new_env.items() if v is not None}
+        new = Proc(old.name, args or old.args, new_env, old.log_path)
+        self.procs[self.procs.index(old)] = new
+        setattr(self, role, new)
+        self.wait_ready(role)
+        return new
+
+    def wait_ready(self, role: str) -> None:
+        proc = getattr(self, role)
+        if role == "worker":
+            self.wait_for(lambda: " ready." in proc.log(), "the worker's 'ready.' in its log")
+        elif role == "web":
+            self.wait_for(lambda: http_ok(f"{self.base_url}/healthz"), "the web process to answer on /healthz")
+        else:
+            self.wait_for(lambda: "relay: every" in proc.log(), "the relay's start line in its log")
+
 
 def subprocess_database_url() -> str:
     db = connection.settings_dict
@@ -278,6 +343,84 @@ def http_ok(url: str) -> bool:
         return requests.get(url, timeout=2).status_code == 200
     except requests.RequestException:
         return False
+
+
+# --- The running stack -------------------------------------------------------------------
+# Nothing to gain from talking to other workers in a test; it only slows the start.
+WORKER_OPTIONS = [f"--hostname=e2e-{os.getpid()}@%h", "--without-gossip", "--without-mingle", "--without-heartbeat"]
+WEB_OPTIONS = ["--workers=2", "--timeout=30", "--no-control-socket"]
+# Short retry backoff and relay grace, so recoveries happen within a test's waits.
+STACK_ENV = {"EVENTS_RETRY_BACKOFF_BASE": "0.2", "EVENTS_RELAY_GRACE_SECONDS": "1", "LOG_LEVEL": "INFO"}
+
+
+@contextlib.contextmanager
+def running_stack(logs: Path, env: dict | None = None) -> Iterator[Stack]:
+    """Start SMTP sink, broker proxy, worker, web server and relay (logs in ``logs``,
+    emptied first); stop them all on the way out. ``env`` is added to STACK_ENV for
+    every process."""
+    from tests.conftest import purge_queues
+
+    shutil.rmtree(logs, ignore_errors=True)
+    logs.mkdir(parents=True)
+    broker_url = settings.CELERY_BROKER_URL
+    parts = urlsplit(broker_url)
+    proxy = None
+    web_broker_url = broker_url
+    if parts.scheme in DEFAULT_PORTS:
+        proxy = BrokerProxy((parts.hostname or "127.0.0.1", parts.port or DEFAULT_PORTS[parts.scheme]))
+        proxy.on()
+        web_broker_url = proxied_url(broker_url, proxy.port)
+
+    smtp = SmtpSink()
+    controller = Controller(smtp, hostname="127.0.0.1", port=free_port())
+    controller.start()
+
+    process_env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "project.settings",
+        "PYTHONUNBUFFERED": "1",
+        "DATABASE_URL": subprocess_database_url(),
+        "CELERY_BROKER_URL": broker_url,
+        "ORDERFLOW_VAR_DIR": str(Path(settings.VAR_DIR).resolve()),
+        "SANDBOX_GATEWAY_DB": str(Path(settings.SANDBOX_GATEWAY_DB).resolve()),
+        "EMAIL_HOST": "127.0.0.1",
+        "EMAIL_PORT": str(controller.port),
+        "EMAIL_BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+        **STACK_ENV,
+        **(env or {}),
+    }
+    web_env = {**process_env, "CELERY_BROKER_URL": web_broker_url}
+    port = free_port()
+    stack = Stack(base_url=f"http://127.0.0.1:{port}", broker_url=broker_url, smtp=smtp, proxy=proxy)
+    python = sys.executable
+    try:
+        purge_queues()
+        stack.worker = stack.start(
+            "worker",
+            [python, "-m", "celery", "-A", "project", "worker", "-l", "info", "--concurrency=2", *WORKER_OPTIONS],
+            process_env,
+            logs,
+        )
+        stack.web = stack.start(
+            "web",
+            [python, "-m", "gunicorn", "project.wsgi", f"--bind=127.0.0.1:{port}", *WEB_OPTIONS],
+            web_env,
+            logs,
+        )
+        stack.relay = stack.start(
+            "relay", [python, "manage.py", "relay_events", "--loop", "--interval", "0.5"], web_env, logs
+        )
+        for role in ("worker", "web", "relay"):
+            stack.wait_ready(role)
+        yield stack
+    finally:
+        # Each stop on its own: one that fails must not leave the others running.
+        with contextlib.ExitStack() as stopping:
+            if proxy is not None:
+                stopping.callback(proxy.off)
+            stopping.callback(controller.stop)
+            for proc in stack.procs:
+                stopping.callback(proc.stop)
 
 
 # --- The customer's side ---------------------------------------------------------------
