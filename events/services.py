@@ -144,7 +144,7 @@ def _reopen(run: HandlerRun, spec) -> None:
     queue nobody consumes, do not pile up copies every pass."""
     run.enqueued += 1
     run.deadline = timezone.now() + spec.lease * 2 ** min(run.enqueued - 1, 5)
-    run.save(update_fields=["deadline", "enqueued", "updated_at"])
+    run.save(update_fields=["status", "deadline", "enqueued", "updated_at"])
 
 
 def _publish(task, run: HandlerRun) -> None:
@@ -239,12 +239,18 @@ def resend(run_id: int, *, only_overdue: bool = True) -> bool:
             run.save(update_fields=["status", "last_error", "finished_at", "updated_at"])
             logger.error("run=%s: %s; marked failed", run.pk, run.last_error)
             return False
-        overdue_since = run.deadline
+        overdue_since, status_before = run.deadline, run.status
+        if run.deadline < timezone.now():
+            # A running run past its lease lost its worker; a retrying one past its
+            # backoff lost its scheduled retry. Either way nobody holds it: the copy sent
+            # now must take it, and would stand aside for a lease or backoff that the
+            # new deadline below seems to extend.
+            run.status = HandlerRun.Status.PENDING
         _reopen(run, task.spec)
     try:
         _publish(task, run)
     except Exception:
-        HandlerRun.objects.filter(pk=run_id, deadline=run.deadline).update(deadline=overdue_since)
+        HandlerRun.objects.filter(pk=run_id, deadline=run.deadline).update(deadline=overdue_since, status=status_before)
         raise
     logger.info("run=%s handler=%s event=%s re-sent", run.pk, run.handler, run.event_id)
     return True

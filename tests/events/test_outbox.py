@@ -313,6 +313,30 @@ def test_a_run_whose_worker_died_is_taken_over_once_its_lease_has_run_out(mug, r
 
 
 @pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("left_as", [HandlerRun.Status.RUNNING, HandlerRun.Status.RETRYING])
+def test_the_relay_takes_over_a_run_whose_worker_died_or_whose_retry_was_lost(mug, run_handlers, left_as):
+    """RUNNING past its lease: the worker died mid-attempt. RETRYING past its backoff:
+    the scheduled retry's message went with a killed worker. The relay's copy must be
+    handled, not turned away by the lease or backoff its own new deadline seems to set
+    (found by tests/faults: such runs stayed open for ever)."""
+    order = place_order(UserFactory().customer, {mug: 1})
+    run = HandlerRun.objects.get(handler="payments.charge_order", event__stream=f"order:{order.pk}")
+    purge_queues()  # the message went with the worker
+    HandlerRun.objects.filter(pk=run.pk).update(
+        status=left_as, attempts=1, deadline=timezone.now() - timedelta(seconds=1)
+    )
+
+    assert services.relay().resent == 1
+    run.refresh_from_db()
+    assert (run.status, run.enqueued) == (HandlerRun.Status.PENDING, 2)
+    run_handlers()
+
+    run.refresh_from_db()
+    assert (run.status, run.attempts) == (HandlerRun.Status.DONE, 2)
+    assert Order.objects.get(pk=order.pk).status == Order.Status.PAID
+
+
+@pytest.mark.django_db(transaction=True)
 def test_a_copy_arriving_during_the_backoff_is_skipped_and_leaves_the_retry_schedule_alone(mug, run_handlers):
     order = place_order(UserFactory().customer, {mug: 1})
     run = HandlerRun.objects.get(handler="payments.charge_order", event__stream=f"order:{order.pk}")
