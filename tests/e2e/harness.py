@@ -89,6 +89,10 @@ class SmtpSink:
         with self._lock:
             return [m for m in self._mails if address in m.rcpt_tos]
 
+    def all(self) -> list[Mail]:
+        with self._lock:
+            return list(self._mails)
+
 
 # --- Broker proxy ------------------------------------------------------------------------
 class BrokerProxy:
