@@ -9,7 +9,6 @@ from django.db import transaction
 from catalog import services as catalog_services
 from events import services as events
 
-from . import idempotency
 from .models import Order, OrderLine
 from .signals import order_cancelled, order_paid, order_placed
 
@@ -134,24 +133,3 @@ def cancel_order(*, order_id: int, reason: str, customer=None) -> Order:
     order.save(update_fields=["status", "cancel_reason", "updated_at"])
     events.record(order_cancelled, order_id=order.pk, customer_id=order.customer_id, reason=reason, was_paid=was_paid)
     return order
-
-
-@transaction.atomic
-def place_order_once(
-    *, customer, idempotency_key: str, request_fingerprint: str, render, lines: list[LineRequest], payment_token: str
-) -> tuple[int, dict]:
-    """``place_order`` under an ``Idempotency-Key``: the first answer is stored with
-    the order, in the same transaction, and given again for the same key and request.
-
-    Returns ``(status, body)``. Raises ``idempotency.KeyReused`` for the same key with
-    another request and ``idempotency.KeyInFlight`` while the first is still running.
-    """
-    scope = f"customer:{customer.pk}:orders.place"
-    replay = idempotency.claim(scope=scope, key=idempotency_key, request_fingerprint=request_fingerprint)
-    if replay is not None:
-        return replay.status, replay.body
-    body = render(place_order(customer=customer, lines=lines, payment_token=payment_token))
-    idempotency.remember(
-        scope=scope, key=idempotency_key, request_fingerprint=request_fingerprint, status=201, body=body
-    )
-    return 201, body

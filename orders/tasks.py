@@ -1,7 +1,9 @@
+from celery import shared_task
+
 from events.handlers import event_handler
 from events.models import Event
 
-from . import services
+from . import idempotency, services
 
 
 @event_handler("orders.mark_paid", queue="orders")
@@ -14,3 +16,9 @@ def mark_paid(event: Event) -> None:
 def cancel_unpaid(event: Event) -> None:
     """payment.failed: the order is cancelled and its stock released."""
     services.cancel_order(order_id=event.payload["order_id"], reason="payment_declined")
+
+
+@shared_task(name="orders.prune_idempotency_keys", ignore_result=True)
+def prune_idempotency_keys() -> int:
+    """Periodic: delete Idempotency-Keys past their time to live."""
+    return idempotency.prune_expired()

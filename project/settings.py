@@ -142,6 +142,8 @@ SPECTACULAR_SETTINGS = {
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=64 * 1024)
 ORDER_MAX_LINES = env.int("ORDER_MAX_LINES", default=50)
 ORDER_MAX_QUANTITY = env.int("ORDER_MAX_QUANTITY", default=1000)
+# How long an Idempotency-Key and its stored answer are kept (seconds).
+IDEMPOTENCY_KEY_TTL = env.int("IDEMPOTENCY_KEY_TTL", default=24 * 60 * 60)
 DEFAULT_CURRENCY = env.str("DEFAULT_CURRENCY", default="EUR")
 
 # --- Email ----------------------------------------------------------------------------
@@ -213,6 +215,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "events.relay",
         "schedule": timedelta(seconds=env.float("EVENTS_RELAY_INTERVAL", default=5.0)),
         "options": {"queue": "events", "expires": 30},
+    },
+    "orders.prune_idempotency_keys": {
+        "task": "orders.prune_idempotency_keys",
+        "schedule": timedelta(hours=1),
+        "options": {"queue": "orders", "expires": 3600},
     },
 }
 
