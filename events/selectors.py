@@ -13,6 +13,18 @@ def timeline(stream: str | None) -> QuerySet[Event]:
     return Event.objects.filter(stream=stream).order_by("occurred_at", "id")
 
 
+def key_of(event_type, **payload) -> str | None:
+    """The key of the stream's first event of this type (e.g. an order's ``order.placed``),
+    or None if there is none (never recorded, or pruned)."""
+    key = (
+        Event.objects.filter(type=event_type.name, stream=event_type.stream_of(payload))
+        .order_by("id")
+        .values_list("key", flat=True)
+        .first()
+    )
+    return None if key is None else str(key)
+
+
 def runs_of(stream: str) -> QuerySet[HandlerRun]:
     return HandlerRun.objects.filter(event__stream=stream).select_related("event").order_by("id")
 

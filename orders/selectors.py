@@ -1,3 +1,5 @@
+from decimal import Decimal
+
 from django.db.models import Count, QuerySet
 
 from events import selectors as event_selectors
@@ -25,6 +27,11 @@ def order_timeline(order: Order | None):
 def status_of(order_id: int) -> str:
     """The order's status, for other apps that must not act on a cancelled order."""
     return Order.objects.values_list("status", flat=True).get(pk=order_id)
+
+
+def amount_of(order_id: int) -> tuple[Decimal, str]:
+    """The order's total and currency, for the payment that settles it."""
+    return Order.objects.values_list("total", "currency").get(pk=order_id)
 
 
 def order_summary(order_id: int) -> dict:
