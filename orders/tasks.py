@@ -1,3 +1,9 @@
+from datetime import timedelta
+
+from celery import shared_task
+from django.conf import settings
+from django.utils import timezone
+
 from events.handlers import event_handler
 from events.models import Event
 
@@ -14,3 +20,9 @@ def mark_paid(event: Event) -> None:
 def cancel_unpaid(event: Event) -> None:
     """payment.failed: the order is cancelled and its stock released."""
     services.cancel_order(order_id=event.payload["order_id"], reason="payment_declined")
+
+
+@shared_task(name="orders.check_invariants", ignore_result=True)
+def check_invariants() -> None:
+    """Periodic: check the invariants over the last window and keep the report."""
+    services.record_invariant_check(since=timezone.now() - timedelta(seconds=settings.INVARIANTS_CHECK_WINDOW))
