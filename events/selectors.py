@@ -1,3 +1,4 @@
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from django.db.models import Count, Min, QuerySet
@@ -62,3 +63,32 @@ def failed_runs(*, handlers: list[str] | None = None, since=None) -> QuerySet[Ha
     if since:
         runs = runs.filter(finished_at__gte=since)
     return runs
+
+
+def streams_in_flight(streams: Iterable[str]) -> set[str]:
+    """Those of ``streams`` with work still under way: an event not yet dispatched,
+    or a handler run neither done nor failed."""
+    streams = list(streams)
+    undispatched = Event.objects.filter(stream__in=streams, dispatched_at=None).values_list("stream", flat=True)
+    open_runs = HandlerRun.objects.filter(event__stream__in=streams, status__in=HandlerRun.OPEN).values_list(
+        "event__stream", flat=True
+    )
+    return set(undispatched) | set(open_runs)
+
+
+def open_runs_overdue(*, before, since=None) -> QuerySet[HandlerRun]:
+    """Runs not yet done whose deadline passed before ``before`` (created since
+    ``since``, if given): the relay should have sent them again."""
+    runs = HandlerRun.objects.filter(status__in=HandlerRun.OPEN, deadline__lt=before)
+    if since is not None:
+        runs = runs.filter(created_at__gte=since)
+    return runs.select_related("event").order_by("deadline")
+
+
+def undispatched_before(*, before, since=None) -> QuerySet[Event]:
+    """Events recorded before ``before`` (and since ``since``, if given) and still
+    not dispatched."""
+    events = Event.objects.filter(dispatched_at=None, occurred_at__lt=before)
+    if since is not None:
+        events = events.filter(occurred_at__gte=since)
+    return events.order_by("id")

@@ -1,10 +1,10 @@
 from decimal import Decimal
 
-from django.db.models import Count, QuerySet
+from django.db.models import Count, QuerySet, Sum
 
 from events import selectors as event_selectors
 
-from .models import Order
+from .models import Order, OrderLine
 
 
 def orders_of(customer) -> QuerySet[Order]:
@@ -54,3 +54,30 @@ def count_by_status() -> dict[str, int]:
     for row in Order.objects.values("status").annotate(n=Count("id")):
         counts[row["status"]] = row["n"]
     return counts
+
+
+def units_held_by_product() -> dict[int, tuple[int, int]]:
+    """Per product id: units reserved by pending orders and units sold to paid ones."""
+    held: dict[int, tuple[int, int]] = {}
+    rows = (
+        OrderLine.objects.filter(order__status__in=(Order.Status.PENDING, Order.Status.PAID))
+        .values("product_id", "order__status")
+        .annotate(n=Sum("quantity"))
+    )
+    for row in rows:
+        pending, paid = held.get(row["product_id"], (0, 0))
+        if row["order__status"] == Order.Status.PENDING:
+            pending += row["n"]
+        else:
+            paid += row["n"]
+        held[row["product_id"]] = (pending, paid)
+    return held
+
+
+def settled_orders(*, since=None) -> QuerySet[Order]:
+    """Paid and cancelled orders (created since ``since``, if given), oldest first,
+    with their lines: the orders whose outcome the invariant checker can judge."""
+    orders = Order.objects.filter(status__in=(Order.Status.PAID, Order.Status.CANCELLED))
+    if since is not None:
+        orders = orders.filter(created_at__gte=since)
+    return orders.prefetch_related("lines").order_by("id")

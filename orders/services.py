@@ -1,15 +1,18 @@
 """Orders: placing, paying, cancelling. Every status change records its event."""
 
 from dataclasses import dataclass
+from datetime import timedelta
 from decimal import Decimal
 
 from django.conf import settings
 from django.db import transaction
+from django.utils import timezone
 
 from catalog import services as catalog_services
 from events import services as events
 
-from .models import Order, OrderLine
+from . import invariants
+from .models import InvariantReport, Order, OrderLine
 from .signals import order_cancelled, order_paid, order_placed
 
 # What Order.total (and so every line total) can hold: 12 digits, 2 after the point.
@@ -127,9 +130,28 @@ def cancel_order(*, order_id: int, reason: str, customer=None) -> Order:
             raise OrderAlreadyCancelled("the order is already cancelled", field="status")
         return order
     was_paid = order.status == Order.Status.PAID
-    catalog_services.release_stock((line.product_id, line.quantity) for line in order.lines.all())
+    catalog_services.release_stock(
+        ((line.product_id, line.quantity) for line in order.lines.all()), reference=f"order:{order.pk}"
+    )
     order.status = Order.Status.CANCELLED
     order.cancel_reason = reason
     order.save(update_fields=["status", "cancel_reason", "updated_at"])
     events.record(order_cancelled, order_id=order.pk, customer_id=order.customer_id, reason=reason, was_paid=was_paid)
     return order
+
+
+def record_invariant_check(*, since=None) -> InvariantReport:
+    """Run the invariant checker and keep its findings for staff (the admin's
+    "Invariant reports"); reports older than the retention period are deleted.
+
+    The check reads in its own snapshot; only the report is written, in a short
+    transaction of its own, so a long check holds no lock on the shop's tables.
+    """
+    findings = invariants.check_invariants(since=since)
+    with transaction.atomic():
+        report = InvariantReport.objects.create(
+            since=since, ok=not findings, findings=[finding.as_dict() for finding in findings]
+        )
+        cutoff = timezone.now() - timedelta(days=settings.INVARIANTS_REPORT_RETENTION_DAYS)
+        InvariantReport.objects.filter(ran_at__lt=cutoff).delete()
+    return report

@@ -1,4 +1,8 @@
+from datetime import timedelta
+
 from celery import shared_task
+from django.conf import settings
+from django.utils import timezone
 
 from events.handlers import event_handler
 from events.models import Event
@@ -22,3 +26,9 @@ def cancel_unpaid(event: Event) -> None:
 def prune_idempotency_keys() -> int:
     """Periodic: delete Idempotency-Keys past their time to live."""
     return idempotency.prune_expired()
+
+
+@shared_task(name="orders.check_invariants", ignore_result=True)
+def check_invariants() -> None:
+    """Periodic: check the invariants over the last window and keep the report."""
+    services.record_invariant_check(since=timezone.now() - timedelta(seconds=settings.INVARIANTS_CHECK_WINDOW))

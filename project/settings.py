@@ -221,6 +221,11 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": timedelta(hours=1),
         "options": {"queue": "orders", "expires": 3600},
     },
+    "orders.check_invariants": {
+        "task": "orders.check_invariants",
+        "schedule": timedelta(seconds=env.float("INVARIANTS_CHECK_INTERVAL", default=300.0)),
+        "options": {"queue": "orders", "expires": 60},
+    },
 }
 
 # --- Events ---------------------------------------------------------------------------
@@ -229,6 +234,16 @@ EVENTS_RETRY_BACKOFF_BASE = env.float("EVENTS_RETRY_BACKOFF_BASE", default=1.0)
 EVENTS_RETRY_BACKOFF_MAX = env.float("EVENTS_RETRY_BACKOFF_MAX", default=300.0)
 # How long a fresh event is left to its on-commit dispatch before the relay takes it.
 EVENTS_RELAY_GRACE_SECONDS = env.float("EVENTS_RELAY_GRACE_SECONDS", default=2.0)
+
+# --- Invariant checker (orders.invariants) ---------------------------------------------
+# A handler run still open this long past its deadline means the relay is not re-sending.
+INVARIANTS_RUN_GRACE_SECONDS = env.float("INVARIANTS_RUN_GRACE_SECONDS", default=30.0)
+# An event undispatched this long means neither the on-commit dispatch nor the relay got it out.
+INVARIANTS_UNDISPATCHED_MAX_SECONDS = env.float("INVARIANTS_UNDISPATCHED_MAX_SECONDS", default=60.0)
+# The periodic check looks at orders, runs and events of this last stretch (stock: all).
+INVARIANTS_CHECK_WINDOW = env.float("INVARIANTS_CHECK_WINDOW", default=86400.0)
+# Reports older than this are deleted by the next check.
+INVARIANTS_REPORT_RETENTION_DAYS = env.int("INVARIANTS_REPORT_RETENTION_DAYS", default=30)
 
 # --- Payments -------------------------------------------------------------------------
 PAYMENT_GATEWAY = env.str("PAYMENT_GATEWAY", default="payments.gateways.sandbox.SandboxGateway")
