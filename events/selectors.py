@@ -13,6 +13,11 @@ def timeline(stream: str | None) -> QuerySet[Event]:
     return Event.objects.filter(stream=stream).order_by("occurred_at", "id")
 
 
+def events_of_types(type_names) -> QuerySet[Event]:
+    """Events of these types (a subquery for other apps: "has its order been paid?")."""
+    return Event.objects.filter(type__in=list(type_names))
+
+
 def runs_of(stream: str) -> QuerySet[HandlerRun]:
     return HandlerRun.objects.filter(event__stream=stream).select_related("event").order_by("id")
 

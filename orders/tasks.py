@@ -1,3 +1,5 @@
+from celery import shared_task
+
 from events.handlers import event_handler
 from events.models import Event
 
@@ -14,3 +16,9 @@ def mark_paid(event: Event) -> None:
 def cancel_unpaid(event: Event) -> None:
     """payment.failed: the order is cancelled and its stock released."""
     services.cancel_order(order_id=event.payload["order_id"], reason="payment_declined")
+
+
+@shared_task(name="orders.cancel_unpaid_orders", ignore_result=True)
+def cancel_unpaid_orders() -> None:
+    """Periodic: cancel orders left pending with no payment outcome past ORDER_PAYMENT_TIMEOUT."""
+    services.cancel_unpaid_orders()
