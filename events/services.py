@@ -361,8 +361,8 @@ def skip_failed(run_id: int, *, by: str, reason: str = "") -> bool:
     again. Who skipped it, when and why is kept at the top of ``last_error``, above the
     error it failed with.
 
-    One conditional UPDATE: idempotent, and a run that is not failed (it was retried
-    meanwhile) is left alone; returns whether this call skipped it.
+    One transaction under the run's row lock: idempotent, and a run that is not failed
+    (it was retried meanwhile) is left alone; returns whether this call skipped it.
     """
     now = timezone.now()
     note = f"skipped by {by} at {now:%Y-%m-%d %H:%M:%S %Z}" + (f": {reason}" if reason else "")
