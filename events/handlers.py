@@ -3,7 +3,7 @@
 ``@event_handler`` turns ``fn(event)`` into a task. Each run of the task:
 
 * returns at once if the ``HandlerRun`` for ``(event, handler)`` is already done (or
-  given up): a redelivered or re-sent task changes nothing;
+  failed, or skipped by staff): a redelivered or re-sent task changes nothing;
 * counts the attempt and takes a lease (deadline = now + timeout) in a short
   transaction of its own, so attempts killed mid-way still count;
 * calls ``fn`` and marks the run done **in one transaction**, under the run's row
@@ -164,8 +164,11 @@ def _start_attempt(event_id: int, spec: HandlerSpec) -> int | None:
             return None
         run.status = HandlerRun.Status.RUNNING
         run.attempts += 1
+        # A worker took it: the relay's count of sends nobody took starts over (the
+        # attempts bound the rest).
+        run.resends = 0
         run.deadline = spec.deadline()
-        run.save(update_fields=["status", "attempts", "deadline", "updated_at"])
+        run.save(update_fields=["status", "attempts", "resends", "deadline", "updated_at"])
         return run.pk
 
 

@@ -26,6 +26,11 @@ def key_of(event_type, **payload) -> str | None:
     return None if key is None else str(key)
 
 
+def events_of_types(type_names) -> QuerySet[Event]:
+    """Events of these types (a subquery for other apps: "has its order been paid?")."""
+    return Event.objects.filter(type__in=list(type_names))
+
+
 def runs_of(stream: str) -> QuerySet[HandlerRun]:
     return HandlerRun.objects.filter(event__stream=stream).select_related("event").order_by("id")
 

@@ -1,10 +1,16 @@
+from datetime import datetime
 from decimal import Decimal
 
-from django.db.models import Count, QuerySet, Sum
+from django.db.models import CharField, Count, Exists, OuterRef, QuerySet, Sum, Value
+from django.db.models.functions import Cast, Concat
 
 from events import selectors as event_selectors
+from payments.signals import payment_captured, payment_failed
 
 from .models import Order, OrderLine
+
+# The events that decide a pending order's fate; until one is recorded it awaits payment.
+PAYMENT_OUTCOMES = (payment_captured.name, payment_failed.name)
 
 
 def orders_of(customer) -> QuerySet[Order]:
@@ -81,3 +87,17 @@ def settled_orders(*, since=None) -> QuerySet[Order]:
     if since is not None:
         orders = orders.filter(created_at__gte=since)
     return orders.prefetch_related("lines").order_by("id")
+
+
+def unpaid_orders(*, placed_before: datetime) -> QuerySet[Order]:
+    """Orders placed before then, still pending, with no payment outcome recorded in
+    their timeline (neither ``payment.captured`` nor ``payment.failed``)."""
+    stream = Concat(Value("order:"), Cast(OuterRef("pk"), output_field=CharField()))
+    outcome = event_selectors.events_of_types(PAYMENT_OUTCOMES).filter(stream=stream)
+    return Order.objects.filter(status=Order.Status.PENDING, created_at__lt=placed_before).exclude(Exists(outcome))
+
+
+def unpaid_order_ids(*, placed_before: datetime, limit: int) -> list[int]:
+    """Ids of ``unpaid_orders``, oldest first, at most ``limit``."""
+    oldest_first = unpaid_orders(placed_before=placed_before).order_by("created_at", "id")
+    return list(oldest_first.values_list("id", flat=True)[:limit])

@@ -1,5 +1,6 @@
 """Orders: placing, paying, cancelling. Every status change records its event."""
 
+import logging
 from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
@@ -11,9 +12,11 @@ from django.utils import timezone
 from catalog import services as catalog_services
 from events import services as events
 
-from . import invariants
+from . import invariants, selectors
 from .models import InvariantReport, Order, OrderLine
 from .signals import order_cancelled, order_paid, order_placed
+
+logger = logging.getLogger(__name__)
 
 # What Order.total (and so every line total) can hold: 12 digits, 2 after the point.
 MAX_TOTAL = Decimal("9999999999.99")
@@ -129,6 +132,14 @@ def cancel_order(*, order_id: int, reason: str, customer=None) -> Order:
         if customer is not None:
             raise OrderAlreadyCancelled("the order is already cancelled", field="status")
         return order
+    _cancel(order, reason=reason)
+    return order
+
+
+def _cancel(order: Order, *, reason: str) -> None:
+    """Cancel ``order``, locked by the caller's transaction and not cancelled yet: its
+    stock back, its status and reason, and ``order.cancelled``, which sets off the
+    refund or void, the points taken back and the customer's notice."""
     was_paid = order.status == Order.Status.PAID
     catalog_services.release_stock(
         ((line.product_id, line.quantity) for line in order.lines.all()), reference=f"order:{order.pk}"
@@ -137,7 +148,45 @@ def cancel_order(*, order_id: int, reason: str, customer=None) -> Order:
     order.cancel_reason = reason
     order.save(update_fields=["status", "cancel_reason", "updated_at"])
     events.record(order_cancelled, order_id=order.pk, customer_id=order.customer_id, reason=reason, was_paid=was_paid)
-    return order
+
+
+PAYMENT_TIMEOUT = "payment_timeout"
+
+
+def cancel_unpaid_orders(*, older_than: timedelta | None = None, limit: int = 200) -> list[int]:
+    """Cancel orders still ``pending`` with no payment outcome after
+    ``ORDER_PAYMENT_TIMEOUT`` (or ``older_than``), reason ``payment_timeout``; return
+    their ids.
+
+    Each order is cancelled in a transaction of its own, exactly as ``cancel_order``
+    does it (stock back, ``order.cancelled`` recorded, so the payment is voided, or
+    refunded if a capture lands after all, and the customer is told). Its row is
+    locked with ``skip_locked`` and its status re-checked under the lock, so two
+    sweepers at once cancel each order once, a sweeper never waits for (or fights)
+    a request or handler busy with an order, and an order paid or cancelled
+    meanwhile is left alone. An order whose payment outcome is recorded
+    (``payment.captured`` / ``payment.failed``) is not touched: its own handler is
+    about to settle it. At most ``limit`` orders a call (the periodic task comes back
+    for the rest).
+    """
+    if older_than is None:
+        older_than = timedelta(seconds=settings.ORDER_PAYMENT_TIMEOUT)
+    cutoff = timezone.now() - older_than
+    cancelled = []
+    for order_id in selectors.unpaid_order_ids(placed_before=cutoff, limit=limit):
+        with transaction.atomic():
+            order = (
+                selectors.unpaid_orders(placed_before=cutoff)
+                .select_for_update(skip_locked=True)
+                .filter(pk=order_id)
+                .first()
+            )
+            if order is None:
+                continue  # paid, cancelled or being handled meanwhile
+            _cancel(order, reason=PAYMENT_TIMEOUT)
+        cancelled.append(order_id)
+        logger.info("order=%s cancelled: no payment outcome after %s", order_id, older_than)
+    return cancelled
 
 
 def record_invariant_check(*, since=None) -> InvariantReport:

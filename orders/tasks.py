@@ -32,3 +32,9 @@ def prune_idempotency_keys() -> int:
 def check_invariants() -> None:
     """Periodic: check the invariants over the last window and keep the report."""
     services.record_invariant_check(since=timezone.now() - timedelta(seconds=settings.INVARIANTS_CHECK_WINDOW))
+
+
+@shared_task(name="orders.cancel_unpaid_orders", ignore_result=True)
+def cancel_unpaid_orders() -> None:
+    """Periodic: cancel orders left pending with no payment outcome past ORDER_PAYMENT_TIMEOUT."""
+    services.cancel_unpaid_orders()

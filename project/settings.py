@@ -144,6 +144,11 @@ ORDER_MAX_LINES = env.int("ORDER_MAX_LINES", default=50)
 ORDER_MAX_QUANTITY = env.int("ORDER_MAX_QUANTITY", default=1000)
 # How long an Idempotency-Key and its stored answer are kept (seconds).
 IDEMPOTENCY_KEY_TTL = env.int("IDEMPOTENCY_KEY_TTL", default=24 * 60 * 60)
+# Seconds a pending order may wait for its payment outcome before the periodic task
+# orders.cancel_unpaid_orders cancels it (reason "payment_timeout"). Longer than the
+# charge handler's retries (about a quarter of an hour), so a gateway outage it rides
+# out does not cancel the orders placed meanwhile.
+ORDER_PAYMENT_TIMEOUT = env.float("ORDER_PAYMENT_TIMEOUT", default=30 * 60.0)
 DEFAULT_CURRENCY = env.str("DEFAULT_CURRENCY", default="EUR")
 
 # --- Email ----------------------------------------------------------------------------
@@ -226,6 +231,16 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": timedelta(seconds=env.float("INVARIANTS_CHECK_INTERVAL", default=300.0)),
         "options": {"queue": "orders", "expires": 60},
     },
+    "events.prune": {
+        "task": "events.prune",
+        "schedule": timedelta(seconds=env.float("EVENTS_PRUNE_INTERVAL", default=3600.0)),
+        "options": {"queue": "events", "expires": 600},
+    },
+    "orders.cancel_unpaid_orders": {
+        "task": "orders.cancel_unpaid_orders",
+        "schedule": timedelta(seconds=env.float("ORDER_SWEEP_INTERVAL", default=60.0)),
+        "options": {"queue": "orders", "expires": 60},
+    },
 }
 
 # --- Events ---------------------------------------------------------------------------
@@ -234,6 +249,13 @@ EVENTS_RETRY_BACKOFF_BASE = env.float("EVENTS_RETRY_BACKOFF_BASE", default=1.0)
 EVENTS_RETRY_BACKOFF_MAX = env.float("EVENTS_RETRY_BACKOFF_MAX", default=300.0)
 # How long a fresh event is left to its on-commit dispatch before the relay takes it.
 EVENTS_RELAY_GRACE_SECONDS = env.float("EVENTS_RELAY_GRACE_SECONDS", default=2.0)
+# A run the relay has sent this many times in a row, each time unhandled by its deadline
+# (no worker consumes its queue), is dead-lettered instead of being sent forever. The
+# wait doubles each time (up to 32 leases): 10 sends of a 45 s handler are ~2.4 hours.
+EVENTS_MAX_RESENDS = env.int("EVENTS_MAX_RESENDS", default=10)
+# Dispatched events whose every handler run is done or skipped are deleted, with their
+# runs, this many days after they occurred (hourly, by the periodic task events.prune).
+EVENTS_RETENTION_DAYS = env.float("EVENTS_RETENTION_DAYS", default=30.0)
 
 # --- Invariant checker (orders.invariants) ---------------------------------------------
 # A handler run still open this long past its deadline means the relay is not re-sending.
