@@ -39,6 +39,7 @@ def _own_order(request, order_id: int):
 @extend_schema_view(get=extend_schema(summary="The caller's orders, newest first"))
 class OrderListApi(ListAPIView):
     serializer_class = OrderOutput
+    throttle_scope = "orders"  # placing orders (writes only: project.throttles)
 
     def get_queryset(self):
         customer = customer_selectors.customer_of(self.request.user)

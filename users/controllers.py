@@ -17,6 +17,7 @@ from .serializers import MeOutput, RegisterInput, TokenInput, TokenOutput, UserO
 class RegisterApi(APIView):
     permission_classes = [AllowAny]
     authentication_classes = []
+    throttle_scope = "auth"
 
     @extend_schema(request=RegisterInput, responses={201: UserOutput}, summary="Create a shopper account")
     def post(self, request):
@@ -34,6 +35,7 @@ class TokenApi(APIView):
     # Authenticators stay configured (none is required) so that a refusal is a 401
     # with its WWW-Authenticate challenge, as API.md says for bad credentials.
     permission_classes = [AllowAny]
+    throttle_scope = "auth"
 
     @extend_schema(request=TokenInput, responses={200: TokenOutput}, summary="Exchange credentials for an API token")
     def post(self, request):
