@@ -11,7 +11,7 @@ from rest_framework.views import APIView
 from catalog.services import CatalogError
 from customers import selectors as customer_selectors
 from customers import services as customer_services
-from project.api import validated
+from project.api import NoInput, validated
 from project.errors import Conflict, Unprocessable, invalid
 
 from . import idempotency, selectors, services
@@ -86,6 +86,7 @@ class OrderCancelApi(APIView):
     @extend_schema(request=None, responses={200: OrderOutput}, summary="Cancel a pending or paid order")
     def post(self, request, order_id: int):
         order = _own_order(request, order_id)
+        validated(NoInput, request.data)
         try:
             order = services.cancel_order(order_id=order.pk, reason="customer", customer=order.customer)
         except services.OrderAlreadyCancelled as exc:
