@@ -15,7 +15,7 @@ from rest_framework.views import APIView
 from catalog.services import CatalogError
 from customers import selectors as customer_selectors
 from customers import services as customer_services
-from project.api import validated
+from project.api import NoInput, validated
 from project.errors import Conflict, Unprocessable, invalid
 
 from . import idempotency, selectors, services
@@ -79,6 +79,7 @@ def _own_order(request, order_id: int):
 @extend_schema_view(get=extend_schema(summary="The caller's orders, newest first"))
 class OrderListApi(ListAPIView):
     serializer_class = OrderOutput
+    throttle_scope = "orders"  # placing orders (writes only: project.throttles)
 
     def get_queryset(self):
         customer = customer_selectors.customer_of(self.request.user)
@@ -117,6 +118,7 @@ class OrderCancelApi(APIView):
     )
     def post(self, request, order_id: int):
         order = _own_order(request, order_id)
+        validated(NoInput, request.data)
 
         def cancel():
             try:

@@ -5,10 +5,12 @@ django-environ). The defaults need no server: a SQLite file and kombu's filesyst
 broker under ``var/``, so ``make run`` works on a fresh machine.
 """
 
+import re
 from datetime import timedelta
 from pathlib import Path
 
 import environ
+from django.core.exceptions import ImproperlyConfigured
 from kombu import Queue
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -19,9 +21,31 @@ env = environ.Env()
 env.read_env(BASE_DIR / ".env")  # optional; real environment variables win
 
 DEBUG = env.bool("DEBUG", default=False)
-# The embedded default is for a first run on one machine; production must set its own.
-SECRET_KEY = env.str("SECRET_KEY", default="insecure-dev-key-set-SECRET_KEY-in-production")
+# A development run (DEBUG on) may use the built-in key; anything else must bring its own,
+# or sessions, password reset links and signed values could be forged by anyone who has
+# read this file.
+_DEV_SECRET_KEY = "insecure-dev-key-set-SECRET_KEY-in-production"
+SECRET_KEY = env.str("SECRET_KEY", default=_DEV_SECRET_KEY if DEBUG else "")
+if not DEBUG and SECRET_KEY in ("", _DEV_SECRET_KEY):
+    raise ImproperlyConfigured(
+        "SECRET_KEY must be set when DEBUG is off: a long random string, e.g. from "
+        "`python -c 'import secrets; print(secrets.token_urlsafe(50))'` (or set DEBUG=1 for a development run)."
+    )
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]", "testserver"])
+CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+
+# --- HTTPS (`manage.py check --deploy` passes with DEBUG off) --------------------------
+# TLS ends at the proxy in front of gunicorn, which says so in X-Forwarded-Proto; the
+# proxy must set that header itself (overwriting the client's).
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=not DEBUG)
+# Load balancers and Prometheus probe over plain HTTP inside the network.
+SECURE_REDIRECT_EXEMPT = [r"^(healthz|readyz|metrics)$"]
+SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0 if DEBUG else 31_536_000)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=True)
+SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=True)
+SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=not DEBUG)
+CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=not DEBUG)
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -95,6 +119,12 @@ DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
+# --- Cache ----------------------------------------------------------------------------
+# It holds the throttle counters, so every web process must see the same one: files
+# under var/ by default (no server; shared by the workers of one machine), Redis for
+# several machines, e.g. CACHE_URL=redis://127.0.0.1:6379/1.
+CACHES = {"default": env.cache("CACHE_URL", default=f"filecache://{VAR_DIR / 'cache'}")}
+
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
@@ -114,7 +144,17 @@ STORAGES = {
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
 }
 
+
 # --- REST API -------------------------------------------------------------------------
+def _throttle_rate(name: str, default: str) -> str:
+    """A rate as DRF reads it, "<count>/<s|min|h|day>", checked here rather than on the
+    first request."""
+    rate = env.str(name, default=default)
+    if not re.fullmatch(r"\d+/(s|sec|second|m|min|minute|h|hour|d|day)", rate):
+        raise ImproperlyConfigured(f"{name}={rate!r}: expected a rate such as 60/min (per s, min, hour or day)")
+    return rate
+
+
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework.authentication.TokenAuthentication",
@@ -129,6 +169,23 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "project.errors.api_exception_handler",
     "COERCE_DECIMAL_TO_STRING": True,
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+    "DEFAULT_THROTTLE_CLASSES": [
+        "project.throttles.AnonThrottle",
+        "project.throttles.UserThrottle",
+        "project.throttles.ScopedWriteThrottle",
+    ],
+    "DEFAULT_THROTTLE_RATES": {
+        scope: _throttle_rate(name, default)
+        for scope, name, default in [
+            ("anon", "THROTTLE_ANON", "120/min"),  # per client address, without credentials
+            ("user", "THROTTLE_USER", "1200/min"),  # per account
+            ("orders", "THROTTLE_ORDERS", "60/min"),  # placing orders, per account
+            ("auth", "THROTTLE_AUTH", "10/min"),  # token and register, per client address
+        ]
+    },
+    # How many proxies in front of gunicorn append to X-Forwarded-For: 0 counts clients
+    # by the connection's address, so a client cannot pick its own throttle bucket.
+    "NUM_PROXIES": env.int("NUM_PROXIES", default=0),
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Orderflow API",

@@ -15,7 +15,8 @@ in-process tests that run after them):
   half second.
 
 Every subprocess gets the test database (built from the test connection's settings),
-the test process's broker, var dir and sandbox gateway ledger, and the SMTP server.
+the test process's broker, var dir and sandbox gateway ledger, and the SMTP server; the
+web process plain HTTP and throttle limits no test reaches.
 They are stopped with SIGTERM (a warm shutdown), then SIGKILL to what is left of each
 process group; should the test process die first, the kernel kills them with it.
 
@@ -91,6 +92,11 @@ def stack(django_db_setup):
         "EVENTS_RETRY_BACKOFF_BASE": "0.2",
         "EVENTS_RELAY_GRACE_SECONDS": "1",
         "LOG_LEVEL": "INFO",
+        # DEBUG stays off, as in production: the test process's SECRET_KEY (pytest-env)
+        # comes with os.environ, and the stack is spoken to in plain HTTP.
+        "SECURE_SSL_REDIRECT": "false",
+        # Every customer signs up from 127.0.0.1: limits for a crowd, not for one client.
+        **{name: "100000/min" for name in ("THROTTLE_ANON", "THROTTLE_USER", "THROTTLE_ORDERS", "THROTTLE_AUTH")},
     }
     web_env = {**env, "CELERY_BROKER_URL": web_broker_url}
     port = free_port()

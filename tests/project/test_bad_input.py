@@ -2,76 +2,36 @@
 nothing written anywhere (no row in any table, no stock moved).
 
 The bad values are generated from each endpoint's input serializer, so a field added
-to a serializer is covered without touching this file; a write endpoint added to the
-URL conf fails ``test_every_write_endpoint_is_covered`` until it is listed here.
+to a serializer is covered without touching this file; the writes come from
+``tests.api_routes``, so a write endpoint added to the URL conf fails
+``test_every_write_with_a_body_has_its_input_serializer_here`` until it is listed.
 """
 
-from dataclasses import dataclass
-
 import pytest
-from django.apps import apps
-from django.urls import URLPattern, URLResolver, get_resolver
 from rest_framework import serializers
 
 from catalog.serializers import ProductCreateInput, ProductUpdateInput
 from orders.serializers import OrderInput
-from tests.conftest import client_for
-from tests.factories import ProductFactory, StaffUserFactory, UserFactory
+from tests.api_routes import WRITE_CALLS, every_row, missing_write_calls
 from users.serializers import RegisterInput, TokenInput
 
 pytestmark = pytest.mark.django_db
 
-API = "/api/v1/"
 TOO_BIG_INT = 2**63
 
-
-@dataclass(frozen=True)
-class WriteEndpoint:
-    name: str  # the URL name in the api namespace
-    method: str
-    path: str
-    serializer: type[serializers.Serializer]
-    valid: dict
-    caller: str  # "anonymous", "shopper" or "staff"
-
-
-WRITES = [
-    WriteEndpoint(
-        "register",
-        "post",
-        "auth/register",
-        RegisterInput,
-        {"username": "newcomer", "email": "newcomer@example.com", "password": "plum-Kettle-4729"},
-        "anonymous",
-    ),
-    WriteEndpoint("token", "post", "auth/token", TokenInput, {"username": "x", "password": "y"}, "anonymous"),
-    WriteEndpoint(
-        "product-list",
-        "post",
-        "products",
-        ProductCreateInput,
-        {"sku": "NEW-01", "name": "New", "price": "1.00", "currency": "EUR", "stock": 1, "is_active": True},
-        "staff",
-    ),
-    WriteEndpoint(
-        "product-detail",
-        "patch",
-        "products/MUG-01",
-        ProductUpdateInput,
-        {"name": "Mug", "price": "1.00", "currency": "EUR", "stock": 1, "is_active": True},
-        "staff",
-    ),
-    WriteEndpoint(
-        "order-list",
-        "post",
-        "orders",
-        OrderInput,
-        {"items": [{"sku": "MUG-01", "quantity": 1}], "payment_token": "tok_ok"},
-        "shopper",
-    ),
-]
-# Write endpoints that take no body: nothing a client sends can be bad but the id.
-BODILESS_WRITES = {"order-cancel", "notification-read", "logout"}
+# The input serializer of each write that takes a body (the others take none).
+INPUTS = {
+    ("register", "POST"): RegisterInput,
+    ("token", "POST"): TokenInput,
+    ("product-list", "POST"): ProductCreateInput,
+    ("product-detail", "PATCH"): ProductUpdateInput,
+    ("order-list", "POST"): OrderInput,
+}
+# A complete valid body for each (the calls' own bodies may leave optional fields out).
+FULL_BODIES = {
+    ("product-list", "POST"): {"currency": "EUR", "stock": 1, "is_active": True},
+    ("product-detail", "PATCH"): {"price": "1.00", "currency": "EUR", "stock": 1, "is_active": True},
+}
 
 
 def bad_values(field: serializers.Field) -> list[tuple[str, object]]:
@@ -112,74 +72,64 @@ def bad_values(field: serializers.Field) -> list[tuple[str, object]]:
 
 
 def cases():
-    for endpoint in WRITES:
-        fields = endpoint.serializer().fields
-        for name, field in fields.items():
+    for write, serializer in INPUTS.items():
+        name = "-".join(write)
+        for field_name, field in serializer().fields.items():
             for label, value in bad_values(field):
-                body = {**endpoint.valid, name: value}
-                yield pytest.param(endpoint, name, body, id=f"{endpoint.name}-{name}-{label}")
+                yield pytest.param(write, field_name, {field_name: value}, id=f"{name}-{field_name}-{label}")
             if field.required:
-                body = {k: v for k, v in endpoint.valid.items() if k != name}
-                yield pytest.param(endpoint, name, body, id=f"{endpoint.name}-{name}-missing")
+                yield pytest.param(write, field_name, {field_name: ...}, id=f"{name}-{field_name}-missing")
             if isinstance(field, serializers.ListSerializer):  # each field of one item
-                item = endpoint.valid[name][0]
                 for item_name, item_field in field.child.fields.items():
                     for label, value in bad_values(item_field):
-                        body = {**endpoint.valid, name: [{**item, item_name: value}]}
-                        yield pytest.param(endpoint, name, body, id=f"{endpoint.name}-{name}.{item_name}-{label}")
+                        case = {field_name: [{item_name: value}]}
+                        yield pytest.param(write, field_name, case, id=f"{name}-{field_name}.{item_name}-{label}")
 
 
-def snapshot() -> dict:
-    """Row counts of every table, and every product's stock."""
-    counts = {model._meta.label: model.objects.count() for model in apps.get_models()}
-    stock = dict(apps.get_model("catalog", "Product").objects.values_list("sku", "stock"))
-    return {"counts": counts, "stock": stock}
+def body_with(valid: dict, change: dict) -> dict:
+    """``valid`` with ``change`` applied: ``...`` removes a field; a one-item list
+    changes that field of the first item."""
+    body = dict(valid)
+    for name, value in change.items():
+        if value is ...:
+            body.pop(name)
+        elif isinstance(value, list) and len(value) == 1 and isinstance(value[0], dict) and value[0]:
+            body[name] = [{**valid[name][0], **value[0]}]
+        else:
+            body[name] = value
+    return body
 
 
-@pytest.mark.parametrize(("endpoint", "field", "body"), list(cases()))
-def test_bad_input_is_400_naming_the_field_and_writes_nothing(endpoint, field, body):
-    ProductFactory(sku="MUG-01", stock=5)
-    caller = {"anonymous": None, "shopper": UserFactory, "staff": StaffUserFactory}[endpoint.caller]
-    client = client_for(caller() if caller else None)
-    before = snapshot()
+@pytest.mark.parametrize(("write", "field", "change"), list(cases()))
+def test_bad_input_is_400_naming_the_field_and_writes_nothing(write, field, change):
+    call = WRITE_CALLS[write]()
+    body = body_with({**call.body, **FULL_BODIES.get(write, {})}, change)
+    before = every_row()
 
-    response = getattr(client, endpoint.method)(API + endpoint.path, body, format="json")
+    response = call.send(body)
 
     assert response.status_code == 400, response.content
     error = response.json()["error"]
     assert error["code"] == "invalid"
     assert field in error["fields"], error
-    assert snapshot() == before
+    assert every_row() == before
 
 
-def test_a_body_that_is_not_a_json_object_is_400_for_every_write_endpoint():
-    ProductFactory(sku="MUG-01", stock=5)
-    for endpoint in WRITES:
-        caller = {"anonymous": None, "shopper": UserFactory, "staff": StaffUserFactory}[endpoint.caller]
-        client = client_for(caller() if caller else None)
-        before = snapshot()
-        for body in (b"[1, 2]", b'"text"', b"{not json", b"null"):
-            response = getattr(client, endpoint.method)(API + endpoint.path, body, content_type="application/json")
-            assert response.status_code == 400, (endpoint.name, body, response.content)
-            assert response.json()["error"]["code"] in {"invalid", "parse_error"}
-        assert snapshot() == before
+@pytest.mark.parametrize("write", sorted(INPUTS))
+def test_a_body_that_is_not_a_json_object_is_400(write):
+    call = WRITE_CALLS[write]()
+    before = every_row()
+    for body in (b"[1, 2]", b'"text"', b"{not json", b"null"):
+        response = call.send(body, content_type="application/json")
+        assert response.status_code == 400, (body, response.content)
+        assert response.json()["error"]["code"] in {"invalid", "parse_error"}
+    assert every_row() == before
 
 
-def _api_patterns(resolver=None, prefix=""):
-    for entry in (resolver or get_resolver()).url_patterns:
-        if isinstance(entry, URLResolver):
-            yield from _api_patterns(entry, prefix + str(entry.pattern))
-        elif isinstance(entry, URLPattern) and (prefix + str(entry.pattern)).startswith("api/v1/"):
-            yield entry
-
-
-def test_every_write_endpoint_is_covered():
-    covered = {e.name for e in WRITES} | BODILESS_WRITES
-    writes = set()
-    for pattern in _api_patterns():
-        view = getattr(pattern.callback, "view_class", None)
-        if view and any(hasattr(view, method) for method in ("post", "put", "patch")):
-            writes.add(pattern.name)
-    assert writes, "no write endpoint found: the URL walk is broken"
-    assert writes <= covered, f"write endpoints without bad-input cases: {sorted(writes - covered)}"
-    assert len(list(cases())) > 5 * len(WRITES)
+def test_every_write_with_a_body_has_its_input_serializer_here():
+    assert not missing_write_calls()
+    bodiless = {write for write in WRITE_CALLS if write not in INPUTS}
+    assert bodiless, "the writes without a body are found from WRITE_CALLS"
+    for write in bodiless:
+        assert WRITE_CALLS[write]().body == {}, f"{write} takes a body: add its input serializer to INPUTS"
+    assert len(list(cases())) > 5 * len(INPUTS)
