@@ -44,6 +44,11 @@ class HandlerSpec:
     timeout: float  # seconds a send may stay unhandled before the relay sends it again
 
     @property
+    def hard_time_limit(self) -> float:
+        """Seconds after which the worker kills an attempt the soft limit did not stop."""
+        return self.timeout + 15
+
+    @property
     def lease(self) -> timedelta:
         return timedelta(seconds=self.timeout)
 
@@ -51,8 +56,17 @@ class HandlerSpec:
         return timezone.now() + timedelta(seconds=delay) + self.lease
 
 
+# Every handler declared with ``@event_handler``, by name (for the start-up checks).
+_specs: dict[str, HandlerSpec] = {}
+
+
+def handler_specs() -> list[HandlerSpec]:
+    return sorted(_specs.values(), key=lambda spec: spec.name)
+
+
 def event_handler(name: str, *, queue: str, max_attempts: int = 8, timeout: float = 45.0):
     spec = HandlerSpec(name=name, queue=queue, max_attempts=max_attempts, timeout=timeout)
+    _specs[name] = spec
 
     def decorate(fn: Callable[[Event], None]):
         @shared_task(
@@ -64,7 +78,7 @@ def event_handler(name: str, *, queue: str, max_attempts: int = 8, timeout: floa
             # The soft limit raises inside the handler, so a hung call is rolled back
             # and counted like any failure; the hard limit is the backstop.
             soft_time_limit=timeout,
-            time_limit=timeout + 15,
+            time_limit=spec.hard_time_limit,
             # Attempts are counted in the HandlerRun row, which survives re-sends by
             # the relay; Celery's own per-message counter must not cut them short.
             max_retries=None,

@@ -177,9 +177,14 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
     }
 elif CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
     # Redis redelivers an unacked message after the visibility timeout; it must exceed
-    # the longest retry countdown or delayed retries would be delivered twice.
-    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+    # the longest retry countdown or delayed retries would be delivered twice
+    # (events.checks refuses to start otherwise).
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "visibility_timeout": env.float("CELERY_BROKER_VISIBILITY_TIMEOUT", default=3600.0)
+    }
 else:
+    # RabbitMQ: publisher confirms, so a publish returns only once the broker has the
+    # message (the outbox marks an event dispatched on that word alone).
     CELERY_BROKER_TRANSPORT_OPTIONS = {"confirm_publish": True}
 
 CELERY_TASK_IGNORE_RESULT = True
@@ -193,12 +198,21 @@ CELERY_TASK_DEFAULT_QUEUE = "events"
 CELERY_TASK_QUEUES = [
     Queue(name, routing_key=name) for name in ("events", "orders", "payments", "notifications", "loyalty")
 ]
+# A task sent without a queue (from a shell, by an old caller) still goes to its domain's.
+CELERY_TASK_ROUTES = {
+    "events.*": {"queue": "events"},
+    "orders.*": {"queue": "orders"},
+    "payments.*": {"queue": "payments"},
+    "notifications.*": {"queue": "notifications"},
+    "customers.*": {"queue": "loyalty"},
+}
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = TIME_ZONE
 # Publishing happens after the order is committed, inside the request: when the broker
 # is down we give up fast and leave the event to the relay instead of hanging the client.
 CELERY_BROKER_CONNECTION_TIMEOUT = env.float("CELERY_BROKER_CONNECTION_TIMEOUT", default=2.0)
+CELERY_TASK_PUBLISH_RETRY = True
 CELERY_TASK_PUBLISH_RETRY_POLICY = {
     "max_retries": 2,
     "interval_start": 0,
