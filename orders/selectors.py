@@ -74,3 +74,9 @@ def settled_orders(*, since=None) -> QuerySet[Order]:
     if since is not None:
         orders = orders.filter(created_at__gte=since)
     return orders.prefetch_related("lines").order_by("id")
+
+
+def outcome_counts() -> dict[str, int]:
+    """How many orders were ever placed, paid and cancelled (a paid order later
+    cancelled counts in both)."""
+    return Order.objects.aggregate(placed=Count("id"), paid=Count("paid_at"), cancelled=Count("cancelled_at"))

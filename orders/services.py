@@ -1,5 +1,7 @@
-"""Orders: placing, paying, cancelling. Every status change records its event."""
+"""Orders: placing, paying, cancelling. Every status change records its event, and
+logs a line naming the order and that event."""
 
+import logging
 from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
@@ -10,10 +12,13 @@ from django.utils import timezone
 
 from catalog import services as catalog_services
 from events import services as events
+from project.logcontext import log_context
 
 from . import idempotency, invariants
 from .models import InvariantReport, Order, OrderLine
 from .signals import order_cancelled, order_paid, order_placed
+
+logger = logging.getLogger(__name__)
 
 # What Order.total (and so every line total) can hold: 12 digits, 2 after the point.
 MAX_TOTAL = Decimal("9999999999.99")
@@ -71,7 +76,7 @@ def place_order(*, customer, lines: list[LineRequest], payment_token: str) -> Or
         )
         for r in reserved
     )
-    events.record(
+    event = events.record(
         order_placed,
         order_id=order.pk,
         customer_id=customer.pk,
@@ -80,6 +85,8 @@ def place_order(*, customer, lines: list[LineRequest], payment_token: str) -> Or
         payment_token=payment_token,
         lines=[{"sku": r.sku, "quantity": r.quantity, "unit_price": r.unit_price} for r in reserved],
     )
+    with log_context(order_id=order.pk, event_id=event.pk):
+        logger.info("order placed: %s lines, %s %s", len(reserved), total, currency)
     return order
 
 
@@ -107,10 +114,13 @@ def mark_paid(*, order_id: int) -> Order:
     if order.status != Order.Status.PENDING:
         return order
     order.status = Order.Status.PAID
-    order.save(update_fields=["status", "updated_at"])
-    events.record(
+    order.paid_at = timezone.now()
+    order.save(update_fields=["status", "paid_at", "updated_at"])
+    event = events.record(
         order_paid, order_id=order.pk, customer_id=order.customer_id, total=order.total, currency=order.currency
     )
+    with log_context(order_id=order.pk, event_id=event.pk):
+        logger.info("order paid")
     return order
 
 
@@ -135,8 +145,13 @@ def cancel_order(*, order_id: int, reason: str, customer=None) -> Order:
     )
     order.status = Order.Status.CANCELLED
     order.cancel_reason = reason
-    order.save(update_fields=["status", "cancel_reason", "updated_at"])
-    events.record(order_cancelled, order_id=order.pk, customer_id=order.customer_id, reason=reason, was_paid=was_paid)
+    order.cancelled_at = timezone.now()
+    order.save(update_fields=["status", "cancel_reason", "cancelled_at", "updated_at"])
+    event = events.record(
+        order_cancelled, order_id=order.pk, customer_id=order.customer_id, reason=reason, was_paid=was_paid
+    )
+    with log_context(order_id=order.pk, event_id=event.pk):
+        logger.info("order cancelled (%s)", reason)
     return order
 
 
