@@ -157,7 +157,9 @@ class HandlerRunAdmin(ReadOnlyAdmin):
         "deadline",
         "created_at",
         "updated_at",
+        "started_at",
         "finished_at",
+        "last_duration",
         "last_error",
     )
     readonly_fields = fields

@@ -76,7 +76,11 @@ class HandlerRun(models.Model):
     deadline = models.DateTimeField(help_text="If not done by then, the relay sends it again.")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+    started_at = models.DateTimeField(null=True, blank=True, help_text="When the last attempt started.")
     finished_at = models.DateTimeField(null=True, blank=True)
+    last_duration = models.FloatField(
+        null=True, blank=True, help_text="Seconds the last attempt took (the successful one, once done)."
+    )
 
     class Meta:
         ordering = ["id"]

@@ -1,7 +1,7 @@
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from django.db.models import Count, Min, QuerySet
+from django.db.models import Count, Min, Q, QuerySet, Sum
 from django.utils import timezone
 
 from .models import Event, HandlerRun
@@ -97,3 +97,31 @@ def undispatched_before(*, before, since=None) -> QuerySet[Event]:
     if since is not None:
         events = events.filter(occurred_at__gte=since)
     return events.order_by("id")
+
+
+def counts_by_type() -> dict[str, tuple[int, int]]:
+    """Per event type: how many events are recorded and how many of them dispatched."""
+    rows = Event.objects.values("type").annotate(recorded=Count("id"), dispatched=Count("dispatched_at"))
+    return {row["type"]: (row["recorded"], row["dispatched"]) for row in rows}
+
+
+@dataclass(frozen=True)
+class DurationHistogram:
+    buckets: list[tuple[float, int]]  # (upper bound, runs at most that long): cumulative
+    count: int
+    total: float
+
+
+def done_run_durations(bounds: Iterable[float]) -> dict[str, DurationHistogram]:
+    """Per handler, how long the successful attempt of each done run took, counted
+    into cumulative buckets by the database (one query, whatever the number of runs)."""
+    bounds = sorted(bounds)
+    done = HandlerRun.objects.filter(status=HandlerRun.Status.DONE, last_duration__isnull=False)
+    per_bound = {f"le_{i}": Count("id", filter=Q(last_duration__lte=bound)) for i, bound in enumerate(bounds)}
+    rows = done.values("handler").annotate(n=Count("id"), total=Sum("last_duration"), **per_bound)
+    return {
+        row["handler"]: DurationHistogram(
+            buckets=[(bound, row[f"le_{i}"]) for i, bound in enumerate(bounds)], count=row["n"], total=row["total"]
+        )
+        for row in rows
+    }

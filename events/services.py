@@ -32,6 +32,8 @@ from django.db.models import Exists, F, OuterRef, Q
 from django.utils import timezone
 from kombu.exceptions import OperationalError as BrokerOperationalError
 
+from project.logcontext import bind, log_context, order_id_of
+
 from . import types
 from .handlers import backoff
 from .models import Event, HandlerRun, task_id_for
@@ -85,6 +87,11 @@ def dispatch(event_id: int) -> bool:
     Returns False if the event is already dispatched or another process holds it.
     Raises if the broker refuses a task; the event then stays undispatched.
     """
+    with log_context(event_id=event_id):
+        return _dispatch(event_id)
+
+
+def _dispatch(event_id: int) -> bool:
     try:
         sends = _fan_out(event_id)
         if sends is None:
@@ -142,6 +149,7 @@ def _fan_out(event_id: int) -> list[tuple[object, HandlerRun]] | None:
             event = Event.objects.select_for_update(skip_locked=True).filter(pk=event_id, dispatched_at=None).first()
             if event is None:
                 return None
+            bind(order_id=order_id_of(event.stream))
             types.get(event.type).send(sender=Event, event=event)
     finally:
         _collected_sends.reset(collecting)
@@ -264,6 +272,11 @@ def resend(run_id: int, *, only_overdue: bool = True) -> bool:
     The run's new deadline is committed before publishing; if the broker refuses,
     the deadline is put back so the next relay pass tries again at once.
     """
+    with log_context():
+        return _resend(run_id, only_overdue=only_overdue)
+
+
+def _resend(run_id: int, *, only_overdue: bool) -> bool:
     with transaction.atomic():
         run = (
             HandlerRun.objects.select_for_update(skip_locked=True).filter(pk=run_id, status__in=HandlerRun.OPEN).first()
@@ -272,6 +285,7 @@ def resend(run_id: int, *, only_overdue: bool = True) -> bool:
             return False
         if only_overdue and run.resends >= settings.EVENTS_MAX_RESENDS:
             return False  # the relay's to give up on, not to send once more
+        bind(event_id=run.event_id, handler=run.handler, order_id=order_id_of(run.event.stream))
         task = current_app.tasks.get(run.handler)
         if task is None:
             # Its handler was removed from the code: nothing will ever run it.

@@ -54,7 +54,19 @@ class OrderAdmin(ReadOnlyAdmin):
     fieldsets = (
         (
             None,
-            {"fields": ("customer_link", "status", "total", "currency", "cancel_reason", "created_at", "updated_at")},
+            {
+                "fields": (
+                    "customer_link",
+                    "status",
+                    "total",
+                    "currency",
+                    "cancel_reason",
+                    "created_at",
+                    "paid_at",
+                    "cancelled_at",
+                    "updated_at",
+                )
+            },
         ),
         ("Payment", {"fields": ("payment_summary",)}),
         ("Timeline", {"fields": ("timeline",), "description": "Every event of this order and who handled it."}),
@@ -66,6 +78,8 @@ class OrderAdmin(ReadOnlyAdmin):
         "currency",
         "cancel_reason",
         "created_at",
+        "paid_at",
+        "cancelled_at",
         "updated_at",
         "payment_summary",
         "timeline",

@@ -91,8 +91,10 @@ def check_invariants(since: datetime | None = None) -> list[Finding]:
 @contextmanager
 def _one_snapshot():
     """Read everything as of one moment, so an order committed halfway through the
-    check cannot look like stock gone missing. Inside a caller's transaction (tests),
-    read in that one."""
+    check cannot look like stock gone missing: a read-only REPEATABLE READ
+    transaction on PostgreSQL; on SQLite a transaction is a snapshot already (this
+    project's IMMEDIATE mode makes writers wait for the check, which the embedded
+    setup can afford). Inside a caller's transaction (tests), read in that one."""
     if connection.in_atomic_block:
         yield
         return

@@ -14,6 +14,10 @@ class Order(models.Model):
     cancel_reason = models.CharField(max_length=40, blank=True)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     updated_at = models.DateTimeField(auto_now=True)
+    # Kept when the status moves on (a paid order cancelled keeps paid_at): what
+    # happened to orders is counted from these (the /metrics counters).
+    paid_at = models.DateTimeField(null=True, blank=True)
+    cancelled_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]

@@ -101,3 +101,9 @@ def unpaid_order_ids(*, placed_before: datetime, limit: int) -> list[int]:
     """Ids of ``unpaid_orders``, oldest first, at most ``limit``."""
     oldest_first = unpaid_orders(placed_before=placed_before).order_by("created_at", "id")
     return list(oldest_first.values_list("id", flat=True)[:limit])
+
+
+def outcome_counts() -> dict[str, int]:
+    """How many orders were ever placed, paid and cancelled (a paid order later
+    cancelled counts in both)."""
+    return Order.objects.aggregate(placed=Count("id"), paid=Count("paid_at"), cancelled=Count("cancelled_at"))

@@ -1,4 +1,5 @@
-"""Orders: placing, paying, cancelling. Every status change records its event."""
+"""Orders: placing, paying, cancelling. Every status change records its event, and
+logs a line naming the order and that event."""
 
 import logging
 from dataclasses import dataclass
@@ -11,6 +12,7 @@ from django.utils import timezone
 
 from catalog import services as catalog_services
 from events import services as events
+from project.logcontext import log_context
 
 from . import invariants, selectors
 from .models import InvariantReport, Order, OrderLine
@@ -74,7 +76,7 @@ def place_order(*, customer, lines: list[LineRequest], payment_token: str) -> Or
         )
         for r in reserved
     )
-    events.record(
+    event = events.record(
         order_placed,
         order_id=order.pk,
         customer_id=customer.pk,
@@ -83,6 +85,8 @@ def place_order(*, customer, lines: list[LineRequest], payment_token: str) -> Or
         payment_token=payment_token,
         lines=[{"sku": r.sku, "quantity": r.quantity, "unit_price": r.unit_price} for r in reserved],
     )
+    with log_context(order_id=order.pk, event_id=event.pk):
+        logger.info("order placed: %s lines, %s %s", len(reserved), total, currency)
     return order
 
 
@@ -110,10 +114,13 @@ def mark_paid(*, order_id: int) -> Order:
     if order.status != Order.Status.PENDING:
         return order
     order.status = Order.Status.PAID
-    order.save(update_fields=["status", "updated_at"])
-    events.record(
+    order.paid_at = timezone.now()
+    order.save(update_fields=["status", "paid_at", "updated_at"])
+    event = events.record(
         order_paid, order_id=order.pk, customer_id=order.customer_id, total=order.total, currency=order.currency
     )
+    with log_context(order_id=order.pk, event_id=event.pk):
+        logger.info("order paid")
     return order
 
 
@@ -146,8 +153,13 @@ def _cancel(order: Order, *, reason: str) -> None:
     )
     order.status = Order.Status.CANCELLED
     order.cancel_reason = reason
-    order.save(update_fields=["status", "cancel_reason", "updated_at"])
-    events.record(order_cancelled, order_id=order.pk, customer_id=order.customer_id, reason=reason, was_paid=was_paid)
+    order.cancelled_at = timezone.now()
+    order.save(update_fields=["status", "cancel_reason", "cancelled_at", "updated_at"])
+    event = events.record(
+        order_cancelled, order_id=order.pk, customer_id=order.customer_id, reason=reason, was_paid=was_paid
+    )
+    with log_context(order_id=order.pk, event_id=event.pk):
+        logger.info("order cancelled (%s)", reason)
 
 
 PAYMENT_TIMEOUT = "payment_timeout"

@@ -69,6 +69,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "project.logcontext.LogContextMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -241,9 +242,14 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
     }
 elif CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
     # Redis redelivers an unacked message after the visibility timeout; it must exceed
-    # the longest retry countdown or delayed retries would be delivered twice.
-    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+    # the longest retry countdown or delayed retries would be delivered twice
+    # (events.checks refuses to start otherwise).
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "visibility_timeout": env.float("CELERY_BROKER_VISIBILITY_TIMEOUT", default=3600.0)
+    }
 else:
+    # RabbitMQ: publisher confirms, so a publish returns only once the broker has the
+    # message (the outbox marks an event dispatched on that word alone).
     CELERY_BROKER_TRANSPORT_OPTIONS = {"confirm_publish": True}
 
 CELERY_TASK_IGNORE_RESULT = True
@@ -257,12 +263,21 @@ CELERY_TASK_DEFAULT_QUEUE = "events"
 CELERY_TASK_QUEUES = [
     Queue(name, routing_key=name) for name in ("events", "orders", "payments", "notifications", "loyalty")
 ]
+# A task sent without a queue (from a shell, by an old caller) still goes to its domain's.
+CELERY_TASK_ROUTES = {
+    "events.*": {"queue": "events"},
+    "orders.*": {"queue": "orders"},
+    "payments.*": {"queue": "payments"},
+    "notifications.*": {"queue": "notifications"},
+    "customers.*": {"queue": "loyalty"},
+}
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = TIME_ZONE
 # Publishing happens after the order is committed, inside the request: when the broker
 # is down we give up fast and leave the event to the relay instead of hanging the client.
 CELERY_BROKER_CONNECTION_TIMEOUT = env.float("CELERY_BROKER_CONNECTION_TIMEOUT", default=2.0)
+CELERY_TASK_PUBLISH_RETRY = True
 CELERY_TASK_PUBLISH_RETRY_POLICY = {
     "max_retries": 2,
     "interval_start": 0,
@@ -333,11 +348,28 @@ SANDBOX_GATEWAY_DB = env.str("SANDBOX_GATEWAY_DB", default=str(VAR_DIR / "sandbo
 LOYALTY_POINTS_PER_UNIT = env.int("LOYALTY_POINTS_PER_UNIT", default=1)
 
 # --- Logging --------------------------------------------------------------------------
+# One JSON object per line, carrying the order, event, handler and task it is about
+# (project.logcontext); LOG_FORMAT=plain for the old one-line text.
+LOG_FORMAT = env.str("LOG_FORMAT", default="json")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {"context": {"()": "project.logcontext.ContextFilter"}},
+    "formatters": {
+        "json": {
+            "()": "pythonjsonlogger.json.JsonFormatter",
+            "format": "%(asctime)s %(levelname)s %(name)s %(message)s",
+            "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
+        },
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "json" if LOG_FORMAT == "json" else "plain",
+            "filters": ["context"],
+        }
+    },
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
