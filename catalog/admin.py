@@ -52,13 +52,13 @@ class ProductAdmin(admin.ModelAdmin):
     list_filter = ("is_active", "currency", ("updated_at", admin.DateFieldListFilter))
     search_fields = ("sku", "name")
     ordering = ("sku",)
-    readonly_fields = ("created_at", "updated_at")
+    readonly_fields = ("received", "created_at", "updated_at")
 
     def get_fields(self, request, obj=None):
-        return ("sku", *EDITABLE, "created_at", "updated_at") if obj else ("sku", *EDITABLE)
+        return ("sku", *EDITABLE, "received", "created_at", "updated_at") if obj else ("sku", *EDITABLE)
 
     def get_readonly_fields(self, request, obj=None):
-        return ("sku", "created_at", "updated_at") if obj else ()
+        return ("sku", "received", "created_at", "updated_at") if obj else ()
 
     def has_delete_permission(self, request, obj=None):
         return False

@@ -13,6 +13,11 @@ class Product(models.Model):
     price = models.DecimalField(max_digits=10, decimal_places=2, validators=[MinValueValidator(0)])
     currency = models.CharField(max_length=3, default=settings.DEFAULT_CURRENCY)
     stock = models.PositiveIntegerField(default=0, help_text="Units on hand, not reserved by any live order.")
+    received = models.BigIntegerField(
+        default=0,
+        help_text="Units ever put into stock by staff (initial stock, restocks, less write-offs): "
+        "always on hand + reserved by pending orders + sold to paid orders.",
+    )
     is_active = models.BooleanField(default=True, help_text="Inactive products are hidden and cannot be ordered.")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -27,3 +32,20 @@ class Product(models.Model):
 
     def __str__(self) -> str:
         return f"{self.sku} — {self.name}"
+
+
+class StockRelease(models.Model):
+    """Units an order handed back when it was cancelled: the catalog's proof that the
+    release happened, one row per order and product (so it can happen only once)."""
+
+    product = models.ForeignKey(Product, on_delete=models.PROTECT, related_name="+")
+    reference = models.CharField(max_length=100, help_text='Who gave them back, e.g. "order:42".')
+    quantity = models.PositiveIntegerField()
+    released_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [models.UniqueConstraint(fields=["reference", "product"], name="one_release_per_reference")]
+
+    def __str__(self) -> str:
+        return f"{self.quantity} x product #{self.product_id} back from {self.reference}"

@@ -1,5 +1,7 @@
 from rest_framework import serializers
 
+from project.api import InputSerializer
+
 from .models import Product, sku_validator
 
 
@@ -9,7 +11,7 @@ class ProductOutput(serializers.ModelSerializer):
         fields = ["id", "sku", "name", "price", "currency", "stock"]
 
 
-class ProductCreateInput(serializers.Serializer):
+class ProductCreateInput(InputSerializer):
     sku = serializers.CharField(max_length=64, validators=[sku_validator])
     name = serializers.CharField(max_length=200)
     price = serializers.DecimalField(max_digits=10, decimal_places=2, min_value=0)
@@ -18,7 +20,7 @@ class ProductCreateInput(serializers.Serializer):
     is_active = serializers.BooleanField(default=True)
 
 
-class ProductUpdateInput(serializers.Serializer):
+class ProductUpdateInput(InputSerializer):
     name = serializers.CharField(max_length=200, required=False)
     price = serializers.DecimalField(max_digits=10, decimal_places=2, min_value=0, required=False)
     currency = serializers.RegexField(r"^[A-Za-z]{3}\Z", required=False)

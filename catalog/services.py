@@ -3,6 +3,12 @@
 Stock is reserved and released only here, always under row locks taken in id order,
 so two orders for the same products queue instead of deadlocking, and stock can never
 go negative (a check constraint backs this up in the database).
+
+Stock is conserved: ``Product.received`` counts every unit staff put into stock (net
+of write-offs), and is always what is on hand plus what pending orders reserve plus
+what paid orders took. Staff change ``stock``; the difference moves ``received`` in
+the same row update. A cancelled order's units come back with a ``StockRelease`` row,
+the per-order proof the invariant checker looks for.
 """
 
 from collections.abc import Iterable
@@ -14,7 +20,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 
 from . import selectors
-from .models import Product
+from .models import Product, StockRelease
 
 
 class CatalogError(Exception):
@@ -78,10 +84,16 @@ def reserve_stock(quantities: dict[str, int]) -> list[Reservation]:
 
 
 @transaction.atomic
-def release_stock(quantities: Iterable[tuple[int, int]]) -> None:
-    """Put ``(product id, units)`` back on hand (an order was cancelled)."""
+def release_stock(quantities: Iterable[tuple[int, int]], *, reference: str) -> None:
+    """Put ``(product id, units)`` back on hand for ``reference`` (e.g. ``order:42``,
+    which was cancelled) and record the release. Once per reference and product: a
+    second call for the same reference puts nothing back twice."""
+    done = set(StockRelease.objects.filter(reference=reference).values_list("product_id", flat=True))
     for product_id, qty in sorted(quantities):
+        if product_id in done:
+            continue
         Product.objects.filter(pk=product_id).update(stock=F("stock") + qty)
+        StockRelease.objects.create(product_id=product_id, reference=reference, quantity=qty)
 
 
 @transaction.atomic
@@ -93,7 +105,9 @@ def create_product(
     if selectors.sku_taken(sku):
         raise ProductExists(sku)
     currency = (currency or settings.DEFAULT_CURRENCY).upper()
-    product = Product(sku=sku, name=name, price=price, currency=currency, stock=stock, is_active=is_active)
+    product = Product(
+        sku=sku, name=name, price=price, currency=currency, stock=stock, received=stock, is_active=is_active
+    )
     product.full_clean(validate_constraints=False)
     try:
         with transaction.atomic():
@@ -105,8 +119,12 @@ def create_product(
 
 @transaction.atomic
 def update_product(*, product: Product, **changes) -> Product:
-    """Change a product's fields; stock set here is the new on-hand count."""
+    """Change a product's fields; stock set here is the new on-hand count, and the
+    difference from the count it replaces (under the row lock, so an order taking
+    stock meanwhile is not miscounted) is units received or written off."""
     product = Product.objects.select_for_update().get(pk=product.pk)
+    if "stock" in changes:
+        product.received += changes["stock"] - product.stock
     for field, value in changes.items():
         setattr(product, field, value.upper() if field == "currency" else value)
     product.full_clean()

@@ -1,6 +1,7 @@
+from collections.abc import Iterable
 from dataclasses import dataclass
 
-from django.db.models import QuerySet, Sum
+from django.db.models import Count, QuerySet, Sum
 
 from .models import Customer, PointsEntry
 
@@ -31,3 +32,19 @@ def contact(customer_id: int) -> Contact:
 def customer_of(user) -> Customer | None:
     """The user's shopper profile; None for a staff account that never shopped."""
     return Customer.objects.filter(user=user).first() if user.is_authenticated else None
+
+
+def net_points_by_order(order_ids: Iterable[int]) -> dict[int, tuple[int, int]]:
+    """Per order id: the net points its ledger entries add up to, and how many
+    entries there are (orders with none are left out)."""
+    rows = (
+        PointsEntry.objects.filter(order_id__in=list(order_ids))
+        .values("order_id")
+        .annotate(net=Sum("amount"), n=Count("id"))
+    )
+    return {row["order_id"]: (row["net"], row["n"]) for row in rows}
+
+
+def emails_of(customer_ids: Iterable[int]) -> dict[int, str]:
+    """Each customer's email address ("" for none)."""
+    return dict(Customer.objects.filter(pk__in=list(customer_ids)).values_list("pk", "user__email"))

@@ -1,11 +1,13 @@
-"""The outbox as staff see it: every event, every handler run, and the three things
+"""The outbox as staff see it: every event, every handler run, and the four things
 staff may do about them, each through ``events.services``: dispatch an event now,
-retry a failed (dead-lettered) run, send an open run again."""
+retry a failed (dead-lettered) run, skip it for good, send an open run again."""
 
 import json
+from datetime import timedelta
 
 from django.contrib import admin, messages
 from django.core.serializers.json import DjangoJSONEncoder
+from django.db.models import Q
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 from django.utils.html import format_html
@@ -21,14 +23,34 @@ class DispatchedFilter(admin.SimpleListFilter):
     parameter_name = "dispatched"
 
     def lookups(self, request, model_admin):
-        return (("yes", "dispatched"), ("no", "not dispatched"))
+        return (("yes", "dispatched"), ("no", "not dispatched"), ("failing", "not dispatched, with an error"))
 
     def queryset(self, request, queryset):
         if self.value() == "yes":
             return queryset.filter(dispatched_at__isnull=False)
         if self.value() == "no":
             return queryset.filter(dispatched_at__isnull=True)
+        if self.value() == "failing":
+            return queryset.filter(dispatched_at__isnull=True).exclude(last_dispatch_error="")
         return queryset
+
+
+class AgeFilter(admin.SimpleListFilter):
+    """How long ago a run finished (failed, for a dead letter) or, if open, started."""
+
+    title = "age (since it finished or, if open, started)"
+    parameter_name = "age"
+    AGES = {"hour": timedelta(hours=1), "day": timedelta(days=1), "week": timedelta(weeks=1)}
+
+    def lookups(self, request, model_admin):
+        return (("hour", "last hour"), ("day", "last day"), ("week", "last week"), ("older", "older than a week"))
+
+    def queryset(self, request, queryset):
+        if self.value() is None:
+            return queryset
+        since = timezone.now() - self.AGES.get(self.value(), self.AGES["week"])
+        recent = Q(finished_at__gte=since) | Q(finished_at=None, created_at__gte=since)
+        return queryset.exclude(recent) if self.value() == "older" else queryset.filter(recent)
 
 
 class OverdueFilter(admin.SimpleListFilter):
@@ -71,7 +93,7 @@ class HandlerRunInline(ReadOnlyTabularInline):
 
 @admin.register(Event)
 class EventAdmin(ReadOnlyAdmin):
-    list_display = ("id", "type", "stream_link", "occurred_at", "dispatched_at", "dispatch_attempts")
+    list_display = ("id", "type", "stream_link", "occurred_at", "dispatched_at", "dispatch_attempts", "dispatch_error")
     list_filter = ("type", DispatchedFilter, ("occurred_at", admin.DateFieldListFilter))
     search_fields = ("id__exact", "stream", "key__exact")
     date_hierarchy = "occurred_at"
@@ -86,9 +108,14 @@ class EventAdmin(ReadOnlyAdmin):
         "dispatched_at",
         "dispatch_attempts",
         "last_dispatch_error",
+        "next_dispatch_at",
         "payload_json",
     )
     readonly_fields = fields
+
+    @admin.display(description="dispatch error")
+    def dispatch_error(self, event):
+        return short(event.last_dispatch_error) or "—"
 
     @admin.display(description="stream", ordering="stream")
     def stream_link(self, event):
@@ -113,11 +140,11 @@ class EventAdmin(ReadOnlyAdmin):
 class HandlerRunAdmin(ReadOnlyAdmin):
     list_display = ("id", "event_link", "handler", "status", "attempts", "enqueued", "deadline", "error")
     list_select_related = ("event",)
-    list_filter = ("status", "handler", "event__type", OverdueFilter)
+    list_filter = ("status", "handler", "event__type", AgeFilter, OverdueFilter)
     search_fields = ("handler", "event__stream", "event__id__exact")
     date_hierarchy = "created_at"
     ordering = ("-id",)
-    actions = ["retry_failed_runs", "resend_open_runs"]
+    actions = ["retry_failed_runs", "skip_failed_runs", "resend_open_runs"]
     fields = (
         "event_link",
         "stream",
@@ -126,10 +153,13 @@ class HandlerRunAdmin(ReadOnlyAdmin):
         "status",
         "attempts",
         "enqueued",
+        "resends",
         "deadline",
         "created_at",
         "updated_at",
+        "started_at",
         "finished_at",
+        "last_duration",
         "last_error",
     )
     readonly_fields = fields
@@ -159,6 +189,18 @@ class HandlerRunAdmin(ReadOnlyAdmin):
             request,
             f"Retried {retried} failed run(s); skipped {skipped} not failed.",
             messages.SUCCESS if retried else messages.INFO,
+        )
+
+    @admin.action(description="Skip failed runs (give them up for good)", permissions=["retry"])
+    def skip_failed_runs(self, request, queryset):
+        ids = list(queryset.filter(status=HandlerRun.Status.FAILED).order_by("id").values_list("id", flat=True))
+        left = queryset.count() - len(ids)
+        by = f"{request.user.get_username()} (admin)"
+        skipped = sum(services.skip_failed(run_id, by=by, reason="given up in the admin") for run_id in ids)
+        self.message_user(
+            request,
+            f"Skipped {skipped} failed run(s); left {left} not failed alone.",
+            messages.SUCCESS if skipped else messages.INFO,
         )
 
     @admin.action(description="Re-send open runs now", permissions=["retry"])

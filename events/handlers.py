@@ -3,7 +3,7 @@
 ``@event_handler`` turns ``fn(event)`` into a task. Each run of the task:
 
 * returns at once if the ``HandlerRun`` for ``(event, handler)`` is already done (or
-  given up): a redelivered or re-sent task changes nothing;
+  failed, or skipped by staff): a redelivered or re-sent task changes nothing;
 * counts the attempt and takes a lease (deadline = now + timeout) in a short
   transaction of its own, so attempts killed mid-way still count;
 * calls ``fn`` and marks the run done **in one transaction**, under the run's row
@@ -19,6 +19,7 @@ Effects that leave the system (gateway, email) cannot roll back: they must pass
 
 import logging
 import random
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
@@ -27,6 +28,8 @@ from celery import shared_task
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
+
+from project.logcontext import bind, log_context, order_id_of
 
 from .models import Event, HandlerRun
 
@@ -44,11 +47,24 @@ class HandlerSpec:
     timeout: float  # seconds a send may stay unhandled before the relay sends it again
 
     @property
+    def hard_time_limit(self) -> float:
+        """Seconds after which the worker kills an attempt the soft limit did not stop."""
+        return self.timeout + 15
+
+    @property
     def lease(self) -> timedelta:
         return timedelta(seconds=self.timeout)
 
     def deadline(self, delay: float = 0.0):
         return timezone.now() + timedelta(seconds=delay) + self.lease
+
+
+# Every handler declared with ``@event_handler``, by name (for the start-up checks).
+_specs: dict[str, HandlerSpec] = {}
+
+
+def handler_specs() -> list[HandlerSpec]:
+    return sorted(_specs.values(), key=lambda spec: spec.name)
 
 
 def event_handler(name: str, *, queue: str, max_attempts: int = 8, timeout: float | None = None):
@@ -57,6 +73,7 @@ def event_handler(name: str, *, queue: str, max_attempts: int = 8, timeout: floa
     if timeout is None:
         timeout = settings.EVENTS_HANDLER_TIMEOUT
     spec = HandlerSpec(name=name, queue=queue, max_attempts=max_attempts, timeout=timeout)
+    _specs[name] = spec
 
     def decorate(fn: Callable[[Event], None]):
         @shared_task(
@@ -68,7 +85,7 @@ def event_handler(name: str, *, queue: str, max_attempts: int = 8, timeout: floa
             # The soft limit raises inside the handler, so a hung call is rolled back
             # and counted like any failure; the hard limit is the backstop.
             soft_time_limit=timeout,
-            time_limit=timeout + 15,
+            time_limit=spec.hard_time_limit,
             # Attempts are counted in the HandlerRun row, which survives re-sends by
             # the relay; Celery's own per-message counter must not cut them short.
             max_retries=None,
@@ -91,9 +108,17 @@ def backoff(attempts: int) -> float:
 
 
 def run_handler(task, spec: HandlerSpec, fn: Callable[[Event], None], event_id: int) -> None:
+    """One delivery of the handler's task; every line it logs names the event, the
+    order, the handler and the task."""
+    with log_context(event_id=event_id, handler=spec.name, task_id=getattr(task.request, "id", None)):
+        _run(task, spec, fn, event_id)
+
+
+def _run(task, spec: HandlerSpec, fn: Callable[[Event], None], event_id: int) -> None:
     run_id = _start_attempt(event_id, spec)
     if run_id is None:
         return
+    began = time.monotonic()
     try:
         with transaction.atomic():
             # of=("self",): lock the run, not the joined event, which the dispatcher
@@ -107,10 +132,11 @@ def run_handler(task, spec: HandlerSpec, fn: Callable[[Event], None], event_id: 
             run.status = HandlerRun.Status.DONE
             run.last_error = ""
             run.finished_at = timezone.now()
-            run.save(update_fields=["status", "last_error", "finished_at", "updated_at"])
+            run.last_duration = time.monotonic() - began
+            run.save(update_fields=["status", "last_error", "finished_at", "last_duration", "updated_at"])
         logger.info("event=%s handler=%s done", event_id, spec.name)
     except Exception as exc:
-        retry_in = _record_failure(run_id, spec, exc)
+        retry_in = _record_failure(run_id, spec, exc, duration=time.monotonic() - began)
         if retry_in is not None:
             raise task.retry(exc=exc, countdown=retry_in) from exc
 
@@ -131,6 +157,7 @@ def _start_attempt(event_id: int, spec: HandlerSpec) -> int | None:
             # Nothing to apply and nothing to retry: a message outliving its database.
             logger.error("event=%s handler=%s: no such event; message dropped", event_id, spec.name)
             return None
+        bind(order_id=order_id_of(event.stream))
         runs = HandlerRun.objects.filter(event=event, handler=spec.name)
         run = runs.select_for_update(skip_locked=True).first()
         if run is None and runs.exists():
@@ -168,12 +195,16 @@ def _start_attempt(event_id: int, spec: HandlerSpec) -> int | None:
             return None
         run.status = HandlerRun.Status.RUNNING
         run.attempts += 1
+        # A worker took it: the relay's count of sends nobody took starts over (the
+        # attempts bound the rest).
+        run.resends = 0
         run.deadline = spec.deadline()
-        run.save(update_fields=["status", "attempts", "deadline", "updated_at"])
+        run.started_at = timezone.now()
+        run.save(update_fields=["status", "attempts", "resends", "deadline", "started_at", "updated_at"])
         return run.pk
 
 
-def _record_failure(run_id: int, spec: HandlerSpec, exc: Exception) -> float | None:
+def _record_failure(run_id: int, spec: HandlerSpec, exc: Exception, *, duration: float) -> float | None:
     """Record the failed attempt's error in its own transaction; return the retry
     delay, or None when the run has used up its attempts and is now failed."""
     error = f"{type(exc).__name__}: {exc}"[:2000]
@@ -182,6 +213,7 @@ def _record_failure(run_id: int, spec: HandlerSpec, exc: Exception) -> float | N
         if run is None or run.status not in HandlerRun.OPEN:
             return None
         run.last_error = error
+        run.last_duration = duration
         if run.attempts >= spec.max_attempts:
             run.status = HandlerRun.Status.FAILED
             run.finished_at = timezone.now()
@@ -201,5 +233,5 @@ def _record_failure(run_id: int, spec: HandlerSpec, exc: Exception) -> float | N
                 error,
                 retry_in,
             )
-        run.save(update_fields=["last_error", "status", "finished_at", "deadline", "updated_at"])
+        run.save(update_fields=["last_error", "last_duration", "status", "finished_at", "deadline", "updated_at"])
     return retry_in

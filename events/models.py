@@ -3,7 +3,8 @@
 An ``Event`` is written in the same transaction as the change it announces, so an
 event exists if and only if its change committed. A ``HandlerRun`` is one receiver's
 work on one event; its row is the idempotency record (unique per event and handler)
-and the dead-letter entry when the handler gives up.
+and the dead-letter entry when the handler gives up (``failed``), until staff retry it
+or skip it (``skipped``: a decision, recorded with who and why in ``last_error``).
 """
 
 import uuid
@@ -25,6 +26,11 @@ class Event(models.Model):
     dispatched_at = models.DateTimeField(null=True, blank=True)
     dispatch_attempts = models.PositiveIntegerField(default=0)
     last_dispatch_error = models.TextField(blank=True)
+    next_dispatch_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="After a dispatch error that is the event's own (not the broker's): the relay waits until then.",
+    )
 
     class Meta:
         ordering = ["id"]
@@ -51,19 +57,30 @@ class HandlerRun(models.Model):
         RETRYING = "retrying", "retrying"
         DONE = "done", "done"
         FAILED = "failed", "failed"
+        SKIPPED = "skipped", "skipped (staff gave it up)"
 
     OPEN = (Status.PENDING, Status.RUNNING, Status.RETRYING)
+    # Finished for good: the run's event may be pruned once it is old enough. A failed
+    # run is not among them: it waits for staff to retry or skip it.
+    SETTLED = (Status.DONE, Status.SKIPPED)
 
     event = models.ForeignKey(Event, on_delete=models.CASCADE, related_name="runs")
     handler = models.CharField(max_length=100)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
     attempts = models.PositiveIntegerField(default=0)
     enqueued = models.PositiveIntegerField(default=0, help_text="How many times the task was sent to the broker.")
+    resends = models.PositiveIntegerField(
+        default=0, help_text="Sends after the first since it was (re)started; bounded by EVENTS_MAX_RESENDS."
+    )
     last_error = models.TextField(blank=True)
     deadline = models.DateTimeField(help_text="If not done by then, the relay sends it again.")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+    started_at = models.DateTimeField(null=True, blank=True, help_text="When the last attempt started.")
     finished_at = models.DateTimeField(null=True, blank=True)
+    last_duration = models.FloatField(
+        null=True, blank=True, help_text="Seconds the last attempt took (the successful one, once done)."
+    )
 
     class Meta:
         ordering = ["id"]

@@ -9,7 +9,13 @@ Guarantees:
   fails nothing is marked and the relay tries again.
 * ``relay`` dispatches events left undispatched (process died, broker down) and sends
   again handler runs that are past their deadline (message lost, worker killed).
-  Sending twice is safe: handlers are idempotent per ``(event, handler)``.
+  Sending twice is safe: handlers are idempotent per ``(event, handler)``. Both are
+  bounded: a run sent ``EVENTS_MAX_RESENDS`` times in a row with no worker taking it
+  is dead-lettered (``failed``, retryable); an event whose dispatch fails for a reason
+  of its own waits longer after each failure, and stays undispatched, visible, until
+  it goes through: it is never dropped.
+* ``retry_failed`` / ``skip_failed`` are staff's two answers to a dead letter.
+* ``prune`` deletes old events that are completely handled, never anything still due.
 """
 
 import json
@@ -22,13 +28,15 @@ from celery import current_app
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
-from django.db.models import F
+from django.db.models import Exists, F, OuterRef, Q
 from django.utils import timezone
 from kombu.exceptions import OperationalError as BrokerOperationalError
 
 from project.faults import crash_point, publish_copies
+from project.logcontext import bind, log_context, order_id_of
 
 from . import types
+from .handlers import backoff
 from .models import Event, HandlerRun, task_id_for
 
 logger = logging.getLogger(__name__)
@@ -82,6 +90,11 @@ def dispatch(event_id: int) -> bool:
     Returns False if the event is already dispatched or another process holds it.
     Raises if the broker refuses a task; the event then stays undispatched.
     """
+    with log_context(event_id=event_id):
+        return _dispatch(event_id)
+
+
+def _dispatch(event_id: int) -> bool:
     try:
         sends = _fan_out(event_id)
         if sends is None:
@@ -89,15 +102,44 @@ def dispatch(event_id: int) -> bool:
         for task, run in sends:
             _publish(task, run)
     except Exception as exc:
-        Event.objects.filter(pk=event_id).update(
-            dispatch_attempts=F("dispatch_attempts") + 1, last_dispatch_error=f"{type(exc).__name__}: {exc}"[:2000]
-        )
+        _record_dispatch_failure(event_id, exc)
         raise
     Event.objects.filter(pk=event_id, dispatched_at=None).update(
-        dispatched_at=timezone.now(), dispatch_attempts=F("dispatch_attempts") + 1, last_dispatch_error=""
+        dispatched_at=timezone.now(),
+        dispatch_attempts=F("dispatch_attempts") + 1,
+        last_dispatch_error="",
+        next_dispatch_at=None,
     )
     logger.info("event=%s dispatched to %s handlers", event_id, len(sends))
     return True
+
+
+def _record_dispatch_failure(event_id: int, exc: Exception) -> None:
+    """Count the failed dispatch and keep its error on the event (the admin's "failing"
+    filter shows it). An error of the broker's says nothing about the event: it is
+    dispatched as soon as the broker is back. Any other (its type is no longer
+    declared, a receiver raises) would fail again at once: the relay waits longer
+    after each one, so a poison event neither floods the log nor goes away."""
+    error = f"{type(exc).__name__}: {exc}"[:2000]
+    if isinstance(exc, BROKER_ERRORS):
+        Event.objects.filter(pk=event_id).update(
+            dispatch_attempts=F("dispatch_attempts") + 1, last_dispatch_error=error
+        )
+        return
+    attempts = (Event.objects.filter(pk=event_id).values_list("dispatch_attempts", flat=True).first() or 0) + 1
+    delay = backoff(attempts)
+    Event.objects.filter(pk=event_id).update(
+        dispatch_attempts=F("dispatch_attempts") + 1,
+        last_dispatch_error=error,
+        next_dispatch_at=timezone.now() + timezone.timedelta(seconds=delay),
+    )
+    logger.error(
+        "event=%s could not be dispatched (%s attempts, next in %.0fs): %s; it stays undispatched",
+        event_id,
+        attempts,
+        delay,
+        error,
+    )
 
 
 def _fan_out(event_id: int) -> list[tuple[object, HandlerRun]] | None:
@@ -110,6 +152,7 @@ def _fan_out(event_id: int) -> list[tuple[object, HandlerRun]] | None:
             event = Event.objects.select_for_update(skip_locked=True).filter(pk=event_id, dispatched_at=None).first()
             if event is None:
                 return None
+            bind(order_id=order_id_of(event.stream))
             types.get(event.type).send(sender=Event, event=event)
     finally:
         _collected_sends.reset(collecting)
@@ -144,7 +187,7 @@ def _reopen(run: HandlerRun, spec) -> None:
     queue nobody consumes, do not pile up copies every pass."""
     run.enqueued += 1
     run.deadline = timezone.now() + spec.lease * 2 ** min(run.enqueued - 1, 5)
-    run.save(update_fields=["status", "deadline", "enqueued", "updated_at"])
+    run.save(update_fields=["status", "deadline", "enqueued", "resends", "updated_at"])
 
 
 def _publish(task, run: HandlerRun) -> None:
@@ -158,6 +201,7 @@ class RelayReport:
     dispatched: int = 0
     resent: int = 0
     failed: int = 0
+    gave_up: int = 0  # runs dead-lettered: sent EVENTS_MAX_RESENDS times, never taken
 
 
 def relay(*, limit: int = 500) -> RelayReport:
@@ -171,19 +215,28 @@ def relay(*, limit: int = 500) -> RelayReport:
     report = RelayReport()
     now = timezone.now()
     grace = timezone.timedelta(seconds=settings.EVENTS_RELAY_GRACE_SECONDS)
-    # Fewest attempts first: an event that keeps failing cannot hold up newer ones.
-    pending_events = Event.objects.filter(dispatched_at=None, occurred_at__lte=now - grace).order_by(
-        "dispatch_attempts", "id"
+    # Fewest attempts first: an event that keeps failing cannot hold up newer ones;
+    # one that failed for a reason of its own waits for its next try.
+    pending_events = (
+        Event.objects.filter(dispatched_at=None, occurred_at__lte=now - grace)
+        .filter(Q(next_dispatch_at=None) | Q(next_dispatch_at__lte=now))
+        .order_by("dispatch_attempts", "id")
     )
     overdue_runs = HandlerRun.objects.filter(
         status__in=HandlerRun.OPEN, deadline__lt=now, event__dispatched_at__isnull=False
     ).order_by("deadline")
+    unconsumed = overdue_runs.filter(resends__gte=settings.EVENTS_MAX_RESENDS)
+    report.gave_up = sum(give_up(run_id) for run_id in unconsumed.values_list("id", flat=True)[:limit])
     work = [("dispatched", dispatch, event_id) for event_id in pending_events.values_list("id", flat=True)[:limit]]
     work += [("resent", resend, run_id) for run_id in overdue_runs.values_list("id", flat=True)[:limit]]
     _send_each(work, report)
-    if report.dispatched or report.resent or report.failed:
+    if report.dispatched or report.resent or report.failed or report.gave_up:
         logger.info(
-            "relay: dispatched %s events, re-sent %s runs, %s failed", report.dispatched, report.resent, report.failed
+            "relay: dispatched %s events, re-sent %s runs, gave up on %s, %s failed",
+            report.dispatched,
+            report.resent,
+            report.gave_up,
+            report.failed,
         )
     return report
 
@@ -224,20 +277,24 @@ def resend(run_id: int, *, only_overdue: bool = True) -> bool:
     The run's new deadline is committed before publishing; if the broker refuses,
     the deadline is put back so the next relay pass tries again at once.
     """
+    with log_context():
+        return _resend(run_id, only_overdue=only_overdue)
+
+
+def _resend(run_id: int, *, only_overdue: bool) -> bool:
     with transaction.atomic():
         run = (
             HandlerRun.objects.select_for_update(skip_locked=True).filter(pk=run_id, status__in=HandlerRun.OPEN).first()
         )
         if run is None or (only_overdue and run.deadline >= timezone.now()):
             return False
+        if only_overdue and run.resends >= settings.EVENTS_MAX_RESENDS:
+            return False  # the relay's to give up on, not to send once more
+        bind(event_id=run.event_id, handler=run.handler, order_id=order_id_of(run.event.stream))
         task = current_app.tasks.get(run.handler)
         if task is None:
             # Its handler was removed from the code: nothing will ever run it.
-            run.status = HandlerRun.Status.FAILED
-            run.last_error = f"no task named {run.handler} is registered"
-            run.finished_at = timezone.now()
-            run.save(update_fields=["status", "last_error", "finished_at", "updated_at"])
-            logger.error("run=%s: %s; marked failed", run.pk, run.last_error)
+            _dead_letter(run, f"no task named {run.handler} is registered")
             return False
         overdue_since, status_before = run.deadline, run.status
         if run.deadline < timezone.now():
@@ -246,26 +303,154 @@ def resend(run_id: int, *, only_overdue: bool = True) -> bool:
             # now must take it, and would stand aside for a lease or backoff that the
             # new deadline below seems to extend.
             run.status = HandlerRun.Status.PENDING
+        run.resends += 1
         _reopen(run, task.spec)
     try:
         _publish(task, run)
     except Exception:
-        HandlerRun.objects.filter(pk=run_id, deadline=run.deadline).update(deadline=overdue_since, status=status_before)
+        HandlerRun.objects.filter(pk=run_id, deadline=run.deadline).update(
+            deadline=overdue_since, status=status_before, resends=F("resends") - 1
+        )
         raise
     logger.info("run=%s handler=%s event=%s re-sent", run.pk, run.handler, run.event_id)
     return True
 
 
+def give_up(run_id: int) -> bool:
+    """Dead-letter an open run the relay has sent ``EVENTS_MAX_RESENDS`` times in a row
+    without any worker taking it (no worker consumes its queue, or every copy was
+    lost): ``failed``, with a last error that says so, so that it is seen and can be
+    retried instead of being sent again forever. One transaction, under the run's row
+    lock; a run that was taken meanwhile, or is not overdue, is left alone."""
+    with transaction.atomic():
+        run = (
+            HandlerRun.objects.select_for_update(skip_locked=True)
+            .filter(
+                pk=run_id,
+                status__in=HandlerRun.OPEN,
+                deadline__lt=timezone.now(),
+                resends__gte=settings.EVENTS_MAX_RESENDS,
+            )
+            .first()
+        )
+        if run is None:
+            return False
+        task = current_app.tasks.get(run.handler)
+        queue = f"queue {task.spec.queue!r}" if task is not None else "its queue"
+        error = (
+            f"gave up: sent {run.enqueued} times ({run.resends} re-sends in a row) and never taken by a worker "
+            f"before its deadline; is a worker consuming {queue}?"
+        )
+        if run.last_error:
+            error += f" Last error: {run.last_error}"
+        _dead_letter(run, error)
+    return True
+
+
+def _dead_letter(run: HandlerRun, error: str) -> None:
+    run.status = HandlerRun.Status.FAILED
+    run.last_error = error[:4000]
+    run.finished_at = timezone.now()
+    run.save(update_fields=["status", "last_error", "finished_at", "updated_at"])
+    logger.error("run=%s handler=%s event=%s failed: %s", run.pk, run.handler, run.event_id, run.last_error)
+
+
 def retry_failed(run_id: int) -> bool:
     """Give a failed (dead-lettered) run a fresh set of attempts and send it again.
 
-    Idempotent: a run that is not failed is left as it is.
+    Idempotent, and safe to call twice at once: the reopening is one conditional
+    UPDATE (``status = failed``), so of two calls (two staff clicks, the admin and the
+    command) exactly one reopens the run and sends it; the other changes nothing and
+    returns False. Replaying a run whose effect is already applied applies nothing: the
+    handler finds its effect's own idempotency record (a paid order, a charge under
+    the same gateway key, a notification of the same event) and does nothing twice.
     """
     with transaction.atomic():
         updated = HandlerRun.objects.filter(pk=run_id, status=HandlerRun.Status.FAILED).update(
-            status=HandlerRun.Status.PENDING, attempts=0, finished_at=None, deadline=timezone.now()
+            status=HandlerRun.Status.PENDING,
+            attempts=0,
+            resends=0,
+            finished_at=None,
+            deadline=timezone.now(),
+            updated_at=timezone.now(),
         )
         if updated:
             # If the broker refuses now, the run is open and due: the relay sends it.
             transaction.on_commit(partial(resend, run_id, only_overdue=False), robust=True)
     return bool(updated)
+
+
+def skip_failed(run_id: int, *, by: str, reason: str = "") -> bool:
+    """Give a failed (dead-lettered) run up for good: it becomes ``skipped``, a final
+    status that neither the relay, nor a late copy of its task, nor a retry ever runs
+    again. Who skipped it, when and why is kept at the top of ``last_error``, above the
+    error it failed with.
+
+    One transaction under the run's row lock: idempotent, and a run that is not failed
+    (it was retried meanwhile) is left alone; returns whether this call skipped it.
+    """
+    now = timezone.now()
+    note = f"skipped by {by} at {now:%Y-%m-%d %H:%M:%S %Z}" + (f": {reason}" if reason else "")
+    with transaction.atomic():
+        run = HandlerRun.objects.select_for_update().filter(pk=run_id, status=HandlerRun.Status.FAILED).first()
+        if run is None:
+            return False
+        run.status = HandlerRun.Status.SKIPPED
+        run.last_error = f"{note}\n{run.last_error}"[:4000]
+        run.finished_at = now
+        run.save(update_fields=["status", "last_error", "finished_at", "updated_at"])
+    logger.warning("run=%s handler=%s event=%s %s", run.pk, run.handler, run.event_id, note)
+    return True
+
+
+@dataclass
+class PruneReport:
+    events: int = 0
+    runs: int = 0
+
+
+def prunable_events(*, older_than: timezone.timedelta | None = None):
+    """Events old enough to delete and completely handled: dispatched, older than the
+    retention window (``EVENTS_RETENTION_DAYS``), and every run of theirs settled
+    (done or skipped) before the window too. An undispatched event, one with an open
+    run, and one with a failed run (a dead letter waiting for staff) are never among
+    them."""
+    if older_than is None:
+        older_than = timezone.timedelta(days=settings.EVENTS_RETENTION_DAYS)
+    cutoff = timezone.now() - older_than
+    unsettled = HandlerRun.objects.filter(event=OuterRef("pk")).filter(
+        ~Q(status__in=HandlerRun.SETTLED) | Q(finished_at=None) | Q(finished_at__gte=cutoff)
+    )
+    return Event.objects.filter(dispatched_at__isnull=False, occurred_at__lt=cutoff).exclude(Exists(unsettled))
+
+
+def prune(*, older_than: timezone.timedelta | None = None, batch: int = 500, max_batches: int = 20) -> PruneReport:
+    """Delete events past the retention window with their handler runs, in batches.
+
+    Runs go only with their event, never alone: a done run is the record that stops
+    a late copy of its task from applying the effect again, and that copy is harmless
+    only once the event is gone too. So what is deleted is exactly
+    ``prunable_events``: never an undispatched event, an open or failed run, or an
+    event that has one. Each batch is one transaction that re-checks the rule on rows
+    it locks (``skip_locked``: a relay or handler busy with one is not waited for), so
+    a run reopened meanwhile keeps its event. At most ``batch * max_batches`` events a
+    call; the periodic task comes back for the rest.
+    """
+    report = PruneReport()
+    for _ in range(max_batches):
+        with transaction.atomic():
+            ids = list(
+                prunable_events(older_than=older_than)
+                .select_for_update(skip_locked=True)
+                .order_by("id")
+                .values_list("id", flat=True)[:batch]
+            )
+            if not ids:
+                break
+            report.runs += HandlerRun.objects.filter(event_id__in=ids).delete()[0]
+            report.events += Event.objects.filter(pk__in=ids).delete()[0]
+        if len(ids) < batch:
+            break
+    if report.events:
+        logger.info("prune: deleted %s events and %s handler runs", report.events, report.runs)
+    return report

@@ -5,6 +5,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from customers import selectors as customer_selectors
+from project.api import NoInput, validated
 
 from . import selectors, services
 from .serializers import NotificationOutput
@@ -26,4 +27,5 @@ class NotificationReadApi(APIView):
         notification = selectors.notification_of(customer, notification_id) if customer else None
         if notification is None:
             raise NotFound("No such notification.")
+        validated(NoInput, request.data)
         return Response(NotificationOutput(services.mark_read(notification=notification)).data)

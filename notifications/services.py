@@ -23,6 +23,7 @@ CANCEL_REASONS = {
     "payment_declined": "the payment was declined",
     "customer": "you cancelled it",
     "staff": "our staff cancelled it",
+    "payment_timeout": "we did not receive its payment in time",
 }
 
 

@@ -10,7 +10,7 @@ from events import selectors as event_selectors
 from project.admin_helpers import ReadOnlyAdmin, ReadOnlyTabularInline, admin_link, linked, short
 
 from . import services
-from .models import Order, OrderLine
+from .models import InvariantReport, Order, OrderLine
 
 logger = logging.getLogger(__name__)
 
@@ -54,7 +54,19 @@ class OrderAdmin(ReadOnlyAdmin):
     fieldsets = (
         (
             None,
-            {"fields": ("customer_link", "status", "total", "currency", "cancel_reason", "created_at", "updated_at")},
+            {
+                "fields": (
+                    "customer_link",
+                    "status",
+                    "total",
+                    "currency",
+                    "cancel_reason",
+                    "created_at",
+                    "paid_at",
+                    "cancelled_at",
+                    "updated_at",
+                )
+            },
         ),
         ("Payment", {"fields": ("payment_summary",)}),
         ("Timeline", {"fields": ("timeline",), "description": "Every event of this order and who handled it."}),
@@ -66,6 +78,8 @@ class OrderAdmin(ReadOnlyAdmin):
         "currency",
         "cancel_reason",
         "created_at",
+        "paid_at",
+        "cancelled_at",
         "updated_at",
         "payment_summary",
         "timeline",
@@ -182,3 +196,30 @@ class OrderAdmin(ReadOnlyAdmin):
         )
         if failed:
             self.message_user(request, f"Could not cancel: {', '.join(failed)}", messages.ERROR)
+
+
+@admin.register(InvariantReport)
+class InvariantReportAdmin(ReadOnlyAdmin):
+    """What the periodic invariant check found (``orders.check_invariants``); written
+    by the check only."""
+
+    list_display = ("ran_at", "ok", "finding_count", "since")
+    list_filter = ("ok", ("ran_at", admin.DateFieldListFilter))
+    date_hierarchy = "ran_at"
+    fields = ("ran_at", "ok", "since", "findings_table")
+    readonly_fields = fields
+
+    @admin.display(description="findings")
+    def finding_count(self, obj):
+        return len(obj.findings)
+
+    @admin.display(description="findings")
+    def findings_table(self, obj):
+        if not obj.findings:
+            return "Every invariant held."
+        rows = format_html_join(
+            "",
+            "<tr><td>{}</td><td>{}</td><td>{}</td></tr>",
+            ((f["invariant"], f["subject"], f["detail"]) for f in obj.findings),
+        )
+        return format_html("<table><tr><th>invariant</th><th>subject</th><th>detail</th></tr>{}</table>", rows)

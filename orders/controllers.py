@@ -1,17 +1,21 @@
 import re
+from collections.abc import Callable
 
+from django.http import HttpResponse
+from django.http.response import HttpResponseBase
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import status
 from rest_framework.exceptions import NotFound
 from rest_framework.generics import ListAPIView
+from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from catalog.services import CatalogError
 from customers import selectors as customer_selectors
 from customers import services as customer_services
-from project.api import validated
+from project.api import NoInput, validated
 from project.errors import Conflict, Unprocessable, invalid
 
 from . import idempotency, selectors, services
@@ -23,10 +27,46 @@ IDEMPOTENCY_KEY = OpenApiParameter(
     OpenApiTypes.STR,
     OpenApiParameter.HEADER,
     required=False,
-    description="Send the same key again with the same body to get the first answer again, "
-    "with no second order. The same key with another body is 422; while the first request "
-    "is still running, 409.",
+    description="1 to 255 printable ASCII characters, unique per request you mean once (a UUID is fine). "
+    "Send the same key with the same request again and you get the first answer again, byte for byte, "
+    "with `Idempotent-Replayed: true`, and nothing is done twice. Keys are yours alone and kept for 24 h. "
+    "The same key with another request (path or body) is 422; while the first request is still running, "
+    "409. A refused request (4xx) does not use its key up.",
 )
+
+
+def _answer_once(request, customer, respond: Callable[[], tuple[int, dict]]) -> HttpResponseBase:
+    """Run ``respond`` under the request's Idempotency-Key, if it has one.
+
+    With a key the answer is rendered once, stored with the work in one transaction
+    and sent as those stored bytes, so a replay is byte for byte the first answer.
+    """
+    key = request.headers.get("Idempotency-Key")
+    if key is None:
+        status_code, data = respond()
+        return Response(data, status=status_code)
+    if not VALID_KEY.fullmatch(key):
+        raise invalid("Idempotency-Key", "1 to 255 printable ASCII characters, no spaces")
+
+    def render():
+        status_code, data = respond()
+        return status_code, JSONRenderer().render(data)
+
+    try:
+        answer = idempotency.answer_once(
+            scope=idempotency.scope_of(customer),
+            key=key,
+            request_fingerprint=idempotency.fingerprint(request.method, request.path, request.data),
+            respond=render,
+        )
+    except idempotency.KeyReused as exc:
+        raise Unprocessable("This Idempotency-Key was used with a different request.") from exc
+    except idempotency.KeyInFlight as exc:
+        raise Conflict("A request with this Idempotency-Key is still being processed.") from exc
+    response = HttpResponse(answer.body, status=answer.status, content_type="application/json")
+    if answer.replayed:
+        response["Idempotent-Replayed"] = "true"
+    return response
 
 
 def _own_order(request, order_id: int):
@@ -39,6 +79,7 @@ def _own_order(request, order_id: int):
 @extend_schema_view(get=extend_schema(summary="The caller's orders, newest first"))
 class OrderListApi(ListAPIView):
     serializer_class = OrderOutput
+    throttle_scope = "orders"  # placing orders (writes only: project.throttles)
 
     def get_queryset(self):
         customer = customer_selectors.customer_of(self.request.user)
@@ -51,28 +92,15 @@ class OrderListApi(ListAPIView):
         data = validated(OrderInput, request.data)
         customer = customer_services.customer_for(request.user)
         lines = [services.LineRequest(sku=i["sku"], quantity=i["quantity"]) for i in data["items"]]
-        key = request.headers.get("Idempotency-Key")
-        try:
-            if not key:
+
+        def place():
+            try:
                 order = services.place_order(customer=customer, lines=lines, payment_token=data["payment_token"])
-                return Response(OrderOutput(order).data, status=status.HTTP_201_CREATED)
-            if not VALID_KEY.fullmatch(key):
-                raise invalid("Idempotency-Key", "1 to 255 printable ASCII characters, no spaces")
-            status_code, body = services.place_order_once(
-                customer=customer,
-                idempotency_key=key,
-                request_fingerprint=idempotency.fingerprint(request.data),
-                render=lambda order: OrderOutput(order).data,
-                lines=lines,
-                payment_token=data["payment_token"],
-            )
-            return Response(body, status=status_code)
-        except (CatalogError, services.OrderError) as exc:
-            raise invalid(exc.field, str(exc)) from exc
-        except idempotency.KeyReused as exc:
-            raise Unprocessable("This Idempotency-Key was used with a different request.") from exc
-        except idempotency.KeyInFlight as exc:
-            raise Conflict("A request with this Idempotency-Key is still being processed.") from exc
+            except (CatalogError, services.OrderError) as exc:
+                raise invalid(exc.field, str(exc)) from exc
+            return status.HTTP_201_CREATED, OrderOutput(order).data
+
+        return _answer_once(request, customer, place)
 
 
 class OrderDetailApi(APIView):
@@ -82,14 +110,24 @@ class OrderDetailApi(APIView):
 
 
 class OrderCancelApi(APIView):
-    @extend_schema(request=None, responses={200: OrderOutput}, summary="Cancel a pending or paid order")
+    @extend_schema(
+        request=None,
+        responses={200: OrderOutput},
+        parameters=[IDEMPOTENCY_KEY],
+        summary="Cancel a pending or paid order",
+    )
     def post(self, request, order_id: int):
         order = _own_order(request, order_id)
-        try:
-            order = services.cancel_order(order_id=order.pk, reason="customer", customer=order.customer)
-        except services.OrderAlreadyCancelled as exc:
-            raise Conflict(str(exc)) from exc
-        return Response(OrderOutput(order).data)
+        validated(NoInput, request.data)
+
+        def cancel():
+            try:
+                cancelled = services.cancel_order(order_id=order.pk, reason="customer", customer=order.customer)
+            except services.OrderAlreadyCancelled as exc:
+                raise Conflict(str(exc)) from exc
+            return status.HTTP_200_OK, OrderOutput(cancelled).data
+
+        return _answer_once(request, order.customer, cancel)
 
 
 @extend_schema(summary="The order's timeline of events, oldest first")

@@ -1,16 +1,28 @@
-"""Idempotency-Key handling for state-changing requests.
+"""Idempotency-Key handling for the API's state-changing requests.
 
-``claim`` runs inside the transaction that does the work: the key and the answer are
-stored with the order, so either both exist or neither does. A request that fails
-(4xx) stores nothing, and the key can be used again.
+The policy (also in the OpenAPI document):
+
+- A key belongs to the caller: two customers' keys never meet.
+- The first answer to a key (status and body bytes) is stored in the same transaction
+  as the work it answers, so the key exists exactly when the order (or cancellation)
+  does. The same key with the same request (method, path and body) gets those bytes
+  again; with any other request it is ``KeyReused`` (422).
+- A second request while the first still runs is ``KeyInFlight`` (409) on PostgreSQL;
+  SQLite serialises writers, so there it waits and then replays.
+- A request that is refused (4xx) or fails stores nothing: the key can be used again.
+- Keys expire after ``IDEMPOTENCY_KEY_TTL`` (24 h by default). An expired key counts
+  as unused even before ``prune_expired`` (a periodic task) deletes it.
 """
 
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
-from django.core.serializers.json import DjangoJSONEncoder
-from django.db import connection
+from django.conf import settings
+from django.db import connection, transaction
+from django.utils import timezone
 
 from .models import IdempotencyKey
 
@@ -24,41 +36,76 @@ class KeyInFlight(Exception):
 
 
 @dataclass(frozen=True)
-class Replay:
+class Answer:
     status: int
-    body: dict
+    body: bytes
+    replayed: bool
 
 
-def fingerprint(data) -> str:
-    return hashlib.sha256(json.dumps(data, sort_keys=True, separators=(",", ":"), default=str).encode()).hexdigest()
+def scope_of(customer) -> str:
+    return f"customer:{customer.pk}"
 
 
-def claim(*, scope: str, key: str, request_fingerprint: str) -> Replay | None:
-    """Take the key for this request, or return the stored answer to replay.
+def fingerprint(method: str, path: str, data) -> str:
+    """The request a key stands for: the same JSON in any key order is the same request."""
+    canonical = json.dumps([method.upper(), path, data], sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()
 
-    Must run inside the caller's transaction. On PostgreSQL a transaction-scoped
-    advisory lock tells a concurrent duplicate apart (``KeyInFlight``) instead of
-    letting it wait; SQLite serialises writers, so there the duplicate waits and
-    replays.
+
+def expiry_cutoff() -> datetime:
+    return timezone.now() - timedelta(seconds=settings.IDEMPOTENCY_KEY_TTL)
+
+
+@transaction.atomic
+def answer_once(*, scope: str, key: str, request_fingerprint: str, respond: Callable[[], tuple[int, bytes]]) -> Answer:
+    """Answer a keyed request once; later requests with the key get the same bytes.
+
+    ``respond`` does the work and renders the answer; it runs in this transaction, so
+    its writes, its on-commit hooks (event dispatch) and the stored key commit
+    together or not at all. Raises ``KeyReused`` or ``KeyInFlight``; whatever
+    ``respond`` raises rolls everything back and stores nothing.
     """
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_try_advisory_xact_lock(hashtextextended(%s, 0))", [f"{scope}|{key}"])
-            if not cursor.fetchone()[0]:
-                raise KeyInFlight(key)
-    stored = IdempotencyKey.objects.filter(scope=scope, key=key).first()
-    if stored is None:
-        return None
-    if stored.fingerprint != request_fingerprint:
-        raise KeyReused(key)
-    return Replay(status=stored.response_status, body=json.loads(stored.response_body))
-
-
-def remember(*, scope: str, key: str, request_fingerprint: str, status: int, body: dict) -> None:
+    _lock(scope, key)
+    stored = IdempotencyKey.objects.select_for_update().filter(scope=scope, key=key).first()
+    if stored is not None and stored.created_at < expiry_cutoff():
+        stored.delete()
+        stored = None
+    if stored is not None:
+        if stored.fingerprint != request_fingerprint:
+            raise KeyReused(key)
+        return Answer(status=stored.response_status, body=stored.response_body.encode(), replayed=True)
+    status, body = respond()
     IdempotencyKey.objects.create(
         scope=scope,
         key=key,
         fingerprint=request_fingerprint,
         response_status=status,
-        response_body=json.dumps(body, cls=DjangoJSONEncoder),
+        response_body=body.decode(),
     )
+    return Answer(status=status, body=body, replayed=False)
+
+
+def _lock(scope: str, key: str) -> None:
+    """On PostgreSQL, tell a concurrent duplicate apart instead of letting it wait: a
+    transaction-scoped advisory lock on the key, taken without blocking."""
+    if connection.vendor != "postgresql":
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_xact_lock(hashtextextended(%s, 0))", [f"{scope}|{key}"])
+        if not cursor.fetchone()[0]:
+            raise KeyInFlight(key)
+
+
+def prune_expired(*, batch_size: int = 1000) -> int:
+    """Delete expired keys, ``batch_size`` rows per statement so no lock is held long.
+
+    Safe to run at any time and concurrently: an expired key already counts as unused.
+    Returns how many were deleted.
+    """
+    cutoff = expiry_cutoff()
+    deleted = 0
+    while True:
+        ids = list(IdempotencyKey.objects.filter(created_at__lt=cutoff).values_list("pk", flat=True)[:batch_size])
+        if not ids:
+            return deleted
+        deleted += IdempotencyKey.objects.filter(pk__in=ids, created_at__lt=cutoff).delete()[0]

@@ -14,6 +14,10 @@ class Order(models.Model):
     cancel_reason = models.CharField(max_length=40, blank=True)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     updated_at = models.DateTimeField(auto_now=True)
+    # Kept when the status moves on (a paid order cancelled keeps paid_at): what
+    # happened to orders is counted from these (the /metrics counters).
+    paid_at = models.DateTimeField(null=True, blank=True)
+    cancelled_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -60,3 +64,19 @@ class IdempotencyKey(models.Model):
 
     def __str__(self) -> str:
         return f"{self.key} ({self.scope})"
+
+
+class InvariantReport(models.Model):
+    """One run of the invariant checker (``orders.invariants``), kept for staff."""
+
+    ran_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    since = models.DateTimeField(null=True, blank=True, help_text="Orders, runs and events since then (blank: all).")
+    ok = models.BooleanField(help_text="Every invariant held.")
+    findings = models.JSONField(default=list, help_text="One {invariant, subject, detail} per offender.")
+
+    class Meta:
+        ordering = ["-ran_at", "-id"]
+
+    def __str__(self) -> str:
+        outcome = "ok" if self.ok else f"{len(self.findings)} findings"
+        return f"Invariant check at {self.ran_at:%Y-%m-%d %H:%M:%S}: {outcome}"

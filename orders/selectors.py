@@ -1,8 +1,16 @@
-from django.db.models import Count, QuerySet
+from datetime import datetime
+from decimal import Decimal
+
+from django.db.models import CharField, Count, Exists, OuterRef, QuerySet, Sum, Value
+from django.db.models.functions import Cast, Concat
 
 from events import selectors as event_selectors
+from payments.signals import payment_captured, payment_failed
 
-from .models import Order
+from .models import Order, OrderLine
+
+# The events that decide a pending order's fate; until one is recorded it awaits payment.
+PAYMENT_OUTCOMES = (payment_captured.name, payment_failed.name)
 
 
 def orders_of(customer) -> QuerySet[Order]:
@@ -27,6 +35,11 @@ def status_of(order_id: int) -> str:
     return Order.objects.values_list("status", flat=True).get(pk=order_id)
 
 
+def amount_of(order_id: int) -> tuple[Decimal, str]:
+    """The order's total and currency, for the payment that settles it."""
+    return Order.objects.values_list("total", "currency").get(pk=order_id)
+
+
 def order_summary(order_id: int) -> dict:
     """What other apps may read of an order (e.g. for an email), as plain data."""
     order = Order.objects.prefetch_related("lines").get(pk=order_id)
@@ -47,3 +60,50 @@ def count_by_status() -> dict[str, int]:
     for row in Order.objects.values("status").annotate(n=Count("id")):
         counts[row["status"]] = row["n"]
     return counts
+
+
+def units_held_by_product() -> dict[int, tuple[int, int]]:
+    """Per product id: units reserved by pending orders and units sold to paid ones."""
+    held: dict[int, tuple[int, int]] = {}
+    rows = (
+        OrderLine.objects.filter(order__status__in=(Order.Status.PENDING, Order.Status.PAID))
+        .values("product_id", "order__status")
+        .annotate(n=Sum("quantity"))
+    )
+    for row in rows:
+        pending, paid = held.get(row["product_id"], (0, 0))
+        if row["order__status"] == Order.Status.PENDING:
+            pending += row["n"]
+        else:
+            paid += row["n"]
+        held[row["product_id"]] = (pending, paid)
+    return held
+
+
+def settled_orders(*, since=None) -> QuerySet[Order]:
+    """Paid and cancelled orders (created since ``since``, if given), oldest first,
+    with their lines: the orders whose outcome the invariant checker can judge."""
+    orders = Order.objects.filter(status__in=(Order.Status.PAID, Order.Status.CANCELLED))
+    if since is not None:
+        orders = orders.filter(created_at__gte=since)
+    return orders.prefetch_related("lines").order_by("id")
+
+
+def unpaid_orders(*, placed_before: datetime) -> QuerySet[Order]:
+    """Orders placed before then, still pending, with no payment outcome recorded in
+    their timeline (neither ``payment.captured`` nor ``payment.failed``)."""
+    stream = Concat(Value("order:"), Cast(OuterRef("pk"), output_field=CharField()))
+    outcome = event_selectors.events_of_types(PAYMENT_OUTCOMES).filter(stream=stream)
+    return Order.objects.filter(status=Order.Status.PENDING, created_at__lt=placed_before).exclude(Exists(outcome))
+
+
+def unpaid_order_ids(*, placed_before: datetime, limit: int) -> list[int]:
+    """Ids of ``unpaid_orders``, oldest first, at most ``limit``."""
+    oldest_first = unpaid_orders(placed_before=placed_before).order_by("created_at", "id")
+    return list(oldest_first.values_list("id", flat=True)[:limit])
+
+
+def outcome_counts() -> dict[str, int]:
+    """How many orders were ever placed, paid and cancelled (a paid order later
+    cancelled counts in both)."""
+    return Order.objects.aggregate(placed=Count("id"), paid=Count("paid_at"), cancelled=Count("cancelled_at"))

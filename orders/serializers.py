@@ -1,15 +1,17 @@
 from django.conf import settings
 from rest_framework import serializers
 
+from project.api import InputSerializer
+
 from .models import Order, OrderLine
 
 
-class OrderItemInput(serializers.Serializer):
+class OrderItemInput(InputSerializer):
     sku = serializers.CharField(max_length=64)
     quantity = serializers.IntegerField(min_value=1, max_value=settings.ORDER_MAX_QUANTITY)
 
 
-class OrderInput(serializers.Serializer):
+class OrderInput(InputSerializer):
     items = OrderItemInput(many=True, allow_empty=False, max_length=settings.ORDER_MAX_LINES)
     payment_token = serializers.CharField(max_length=100, default="tok_ok")
 

@@ -1,17 +1,24 @@
-"""Orders: placing, paying, cancelling. Every status change records its event."""
+"""Orders: placing, paying, cancelling. Every status change records its event, and
+logs a line naming the order and that event."""
 
+import logging
 from dataclasses import dataclass
+from datetime import timedelta
 from decimal import Decimal
 
 from django.conf import settings
 from django.db import transaction
+from django.utils import timezone
 
 from catalog import services as catalog_services
 from events import services as events
+from project.logcontext import log_context
 
-from . import idempotency
-from .models import Order, OrderLine
+from . import invariants, selectors
+from .models import InvariantReport, Order, OrderLine
 from .signals import order_cancelled, order_paid, order_placed
+
+logger = logging.getLogger(__name__)
 
 # What Order.total (and so every line total) can hold: 12 digits, 2 after the point.
 MAX_TOTAL = Decimal("9999999999.99")
@@ -69,7 +76,7 @@ def place_order(*, customer, lines: list[LineRequest], payment_token: str) -> Or
         )
         for r in reserved
     )
-    events.record(
+    event = events.record(
         order_placed,
         order_id=order.pk,
         customer_id=customer.pk,
@@ -78,6 +85,8 @@ def place_order(*, customer, lines: list[LineRequest], payment_token: str) -> Or
         payment_token=payment_token,
         lines=[{"sku": r.sku, "quantity": r.quantity, "unit_price": r.unit_price} for r in reserved],
     )
+    with log_context(order_id=order.pk, event_id=event.pk):
+        logger.info("order placed: %s lines, %s %s", len(reserved), total, currency)
     return order
 
 
@@ -105,10 +114,13 @@ def mark_paid(*, order_id: int) -> Order:
     if order.status != Order.Status.PENDING:
         return order
     order.status = Order.Status.PAID
-    order.save(update_fields=["status", "updated_at"])
-    events.record(
+    order.paid_at = timezone.now()
+    order.save(update_fields=["status", "paid_at", "updated_at"])
+    event = events.record(
         order_paid, order_id=order.pk, customer_id=order.customer_id, total=order.total, currency=order.currency
     )
+    with log_context(order_id=order.pk, event_id=event.pk):
+        logger.info("order paid")
     return order
 
 
@@ -127,31 +139,80 @@ def cancel_order(*, order_id: int, reason: str, customer=None) -> Order:
         if customer is not None:
             raise OrderAlreadyCancelled("the order is already cancelled", field="status")
         return order
-    was_paid = order.status == Order.Status.PAID
-    catalog_services.release_stock((line.product_id, line.quantity) for line in order.lines.all())
-    order.status = Order.Status.CANCELLED
-    order.cancel_reason = reason
-    order.save(update_fields=["status", "cancel_reason", "updated_at"])
-    events.record(order_cancelled, order_id=order.pk, customer_id=order.customer_id, reason=reason, was_paid=was_paid)
+    _cancel(order, reason=reason)
     return order
 
 
-@transaction.atomic
-def place_order_once(
-    *, customer, idempotency_key: str, request_fingerprint: str, render, lines: list[LineRequest], payment_token: str
-) -> tuple[int, dict]:
-    """``place_order`` under an ``Idempotency-Key``: the first answer is stored with
-    the order, in the same transaction, and given again for the same key and request.
-
-    Returns ``(status, body)``. Raises ``idempotency.KeyReused`` for the same key with
-    another request and ``idempotency.KeyInFlight`` while the first is still running.
-    """
-    scope = f"customer:{customer.pk}:orders.place"
-    replay = idempotency.claim(scope=scope, key=idempotency_key, request_fingerprint=request_fingerprint)
-    if replay is not None:
-        return replay.status, replay.body
-    body = render(place_order(customer=customer, lines=lines, payment_token=payment_token))
-    idempotency.remember(
-        scope=scope, key=idempotency_key, request_fingerprint=request_fingerprint, status=201, body=body
+def _cancel(order: Order, *, reason: str) -> None:
+    """Cancel ``order``, locked by the caller's transaction and not cancelled yet: its
+    stock back, its status and reason, and ``order.cancelled``, which sets off the
+    refund or void, the points taken back and the customer's notice."""
+    was_paid = order.status == Order.Status.PAID
+    catalog_services.release_stock(
+        ((line.product_id, line.quantity) for line in order.lines.all()), reference=f"order:{order.pk}"
     )
-    return 201, body
+    order.status = Order.Status.CANCELLED
+    order.cancel_reason = reason
+    order.cancelled_at = timezone.now()
+    order.save(update_fields=["status", "cancel_reason", "cancelled_at", "updated_at"])
+    event = events.record(
+        order_cancelled, order_id=order.pk, customer_id=order.customer_id, reason=reason, was_paid=was_paid
+    )
+    with log_context(order_id=order.pk, event_id=event.pk):
+        logger.info("order cancelled (%s)", reason)
+
+
+PAYMENT_TIMEOUT = "payment_timeout"
+
+
+def cancel_unpaid_orders(*, older_than: timedelta | None = None, limit: int = 200) -> list[int]:
+    """Cancel orders still ``pending`` with no payment outcome after
+    ``ORDER_PAYMENT_TIMEOUT`` (or ``older_than``), reason ``payment_timeout``; return
+    their ids.
+
+    Each order is cancelled in a transaction of its own, exactly as ``cancel_order``
+    does it (stock back, ``order.cancelled`` recorded, so the payment is voided, or
+    refunded if a capture lands after all, and the customer is told). Its row is
+    locked with ``skip_locked`` and its status re-checked under the lock, so two
+    sweepers at once cancel each order once, a sweeper never waits for (or fights)
+    a request or handler busy with an order, and an order paid or cancelled
+    meanwhile is left alone. An order whose payment outcome is recorded
+    (``payment.captured`` / ``payment.failed``) is not touched: its own handler is
+    about to settle it. At most ``limit`` orders a call (the periodic task comes back
+    for the rest).
+    """
+    if older_than is None:
+        older_than = timedelta(seconds=settings.ORDER_PAYMENT_TIMEOUT)
+    cutoff = timezone.now() - older_than
+    cancelled = []
+    for order_id in selectors.unpaid_order_ids(placed_before=cutoff, limit=limit):
+        with transaction.atomic():
+            order = (
+                selectors.unpaid_orders(placed_before=cutoff)
+                .select_for_update(skip_locked=True)
+                .filter(pk=order_id)
+                .first()
+            )
+            if order is None:
+                continue  # paid, cancelled or being handled meanwhile
+            _cancel(order, reason=PAYMENT_TIMEOUT)
+        cancelled.append(order_id)
+        logger.info("order=%s cancelled: no payment outcome after %s", order_id, older_than)
+    return cancelled
+
+
+def record_invariant_check(*, since=None) -> InvariantReport:
+    """Run the invariant checker and keep its findings for staff (the admin's
+    "Invariant reports"); reports older than the retention period are deleted.
+
+    The check reads in its own snapshot; only the report is written, in a short
+    transaction of its own, so a long check holds no lock on the shop's tables.
+    """
+    findings = invariants.check_invariants(since=since)
+    with transaction.atomic():
+        report = InvariantReport.objects.create(
+            since=since, ok=not findings, findings=[finding.as_dict() for finding in findings]
+        )
+        cutoff = timezone.now() - timedelta(days=settings.INVARIANTS_REPORT_RETENTION_DAYS)
+        InvariantReport.objects.filter(ran_at__lt=cutoff).delete()
+    return report

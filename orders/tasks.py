@@ -1,7 +1,13 @@
+from datetime import timedelta
+
+from celery import shared_task
+from django.conf import settings
+from django.utils import timezone
+
 from events.handlers import event_handler
 from events.models import Event
 
-from . import services
+from . import idempotency, services
 
 
 @event_handler("orders.mark_paid", queue="orders")
@@ -14,3 +20,21 @@ def mark_paid(event: Event) -> None:
 def cancel_unpaid(event: Event) -> None:
     """payment.failed: the order is cancelled and its stock released."""
     services.cancel_order(order_id=event.payload["order_id"], reason="payment_declined")
+
+
+@shared_task(name="orders.prune_idempotency_keys", ignore_result=True)
+def prune_idempotency_keys() -> int:
+    """Periodic: delete Idempotency-Keys past their time to live."""
+    return idempotency.prune_expired()
+
+
+@shared_task(name="orders.check_invariants", ignore_result=True)
+def check_invariants() -> None:
+    """Periodic: check the invariants over the last window and keep the report."""
+    services.record_invariant_check(since=timezone.now() - timedelta(seconds=settings.INVARIANTS_CHECK_WINDOW))
+
+
+@shared_task(name="orders.cancel_unpaid_orders", ignore_result=True)
+def cancel_unpaid_orders() -> None:
+    """Periodic: cancel orders left pending with no payment outcome past ORDER_PAYMENT_TIMEOUT."""
+    services.cancel_unpaid_orders()

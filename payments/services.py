@@ -4,14 +4,22 @@ The ``Payment`` row (one per order) is locked by both services, so a charge and 
 cancellation of the same order never interleave: a cancellation that comes first
 voids the payment and the charge then does nothing; one that comes after a capture
 refunds it.
+
+Every call to the gateway about an order's charge uses one key, ``charge_key``: each
+charge attempt and the void name the same charge, so the gateway, not our rows, says
+whether money was taken. That matters when a charge was captured but its answer
+lost (the worker died between the gateway call and our commit, or the call timed
+out): our row still says pending, and a void finds and refunds the capture.
 """
 
 from decimal import Decimal
 
 from django.db import transaction
 
+from events import selectors as event_selectors
 from events import services as events
 from orders import selectors as order_selectors
+from orders.signals import order_placed
 from project.faults import crash_point
 
 from .gateways import get_gateway
@@ -26,15 +34,24 @@ def _lock_payment(*, order_id: int, amount: Decimal = Decimal("0"), currency: st
     return payment
 
 
+def charge_key(order_id: int) -> str:
+    """The gateway idempotency key of the order's one charge: its ``order.placed``
+    event's key (unique across databases, unlike the order id)."""
+    key = event_selectors.key_of(order_placed, order_id=order_id)
+    if key is None:
+        raise LookupError(f"order {order_id} has no order.placed event")
+    return key
+
+
 @transaction.atomic
-def charge_order(*, order_id: int, amount: Decimal, currency: str, token: str, idempotency_key: str) -> Payment:
+def charge_order(*, order_id: int, amount: Decimal, currency: str, token: str) -> Payment:
     """Charge the order through the gateway and record ``payment.captured`` or
     ``payment.failed``.
 
     Idempotent: a payment already decided (captured, failed, voided) is returned as
-    it is, and the gateway is called with ``idempotency_key`` so a charge repeated
-    after a crash returns the first charge instead of taking the money twice. An
-    order cancelled before its charge ran is voided, never charged.
+    it is, and the gateway is called with ``charge_key`` so a charge repeated after a
+    crash returns the first charge instead of taking the money twice. An order
+    cancelled before its charge ran is voided, never charged.
     Raises ``GatewayUnavailable`` on a transient failure; nothing is written then.
     """
     payment = _lock_payment(order_id=order_id, amount=Decimal(amount), currency=currency)
@@ -43,11 +60,9 @@ def charge_order(*, order_id: int, amount: Decimal, currency: str, token: str, i
     if order_selectors.status_of(order_id) == "cancelled":
         # Cancelled while this charge waited in the queue (it is ahead of the
         # cancellation's settle task): void it instead of charging and refunding.
-        payment.status = Payment.Status.VOIDED
-        payment.save(update_fields=["status", "updated_at"])
-        return payment
+        return _void(payment, order_id=order_id)
     result = get_gateway().charge(
-        amount=payment.amount, currency=currency, token=token, idempotency_key=idempotency_key
+        amount=payment.amount, currency=currency, token=token, idempotency_key=charge_key(order_id)
     )
     # Fault tests: die with the money taken and nothing written (project/faults.py).
     crash_point("payments.after_charge")
@@ -77,21 +92,41 @@ def settle_cancelled_order(*, order_id: int, idempotency_key: str) -> Payment:
     Idempotent: a refunded, voided or failed payment is left as it is."""
     payment = _lock_payment(order_id=order_id)
     if payment.status == Payment.Status.PENDING:
-        payment.status = Payment.Status.VOIDED
-        payment.save(update_fields=["status", "updated_at"])
-    elif payment.status == Payment.Status.CAPTURED:
+        return _void(payment, order_id=order_id)
+    if payment.status == Payment.Status.CAPTURED:
         refund = get_gateway().refund(
             charge_id=payment.charge_id, amount=payment.amount, idempotency_key=idempotency_key
         )
-        payment.status = Payment.Status.REFUNDED
-        payment.refund_id = refund.refund_id
-        payment.save(update_fields=["status", "refund_id", "updated_at"])
-        events.record(
-            payment_refunded,
-            order_id=order_id,
-            payment_id=payment.pk,
-            amount=payment.amount,
-            currency=payment.currency,
-            refund_id=refund.refund_id,
-        )
+        _refunded(payment, order_id=order_id, charge_id=payment.charge_id, refund_id=refund.refund_id)
+    return payment
+
+
+def _void(payment: Payment, *, order_id: int) -> Payment:
+    """A pending payment of a cancelled order: tell the gateway the charge must take
+    no money. If an earlier attempt did capture (its answer lost), that is refunded
+    and ``payment.refunded`` recorded; otherwise the payment is voided."""
+    key = event_selectors.key_of(order_placed, order_id=order_id)
+    found = get_gateway().void(idempotency_key=key) if key else None
+    if found and found.refund_id:
+        if not payment.amount:  # the row was made here, by the settle: take the figure from the order
+            payment.amount, payment.currency = order_selectors.amount_of(order_id)
+        return _refunded(payment, order_id=order_id, charge_id=found.charge_id, refund_id=found.refund_id)
+    payment.status = Payment.Status.VOIDED
+    payment.save(update_fields=["status", "updated_at"])
+    return payment
+
+
+def _refunded(payment: Payment, *, order_id: int, charge_id: str, refund_id: str) -> Payment:
+    payment.status = Payment.Status.REFUNDED
+    payment.charge_id = charge_id
+    payment.refund_id = refund_id
+    payment.save()
+    events.record(
+        payment_refunded,
+        order_id=order_id,
+        payment_id=payment.pk,
+        amount=payment.amount,
+        currency=payment.currency,
+        refund_id=refund_id,
+    )
     return payment

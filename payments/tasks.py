@@ -15,7 +15,6 @@ def charge_order(event: Event) -> None:
         amount=p["total"],
         currency=p["currency"],
         token=p["payment_token"],
-        idempotency_key=str(event.key),
     )
 
 

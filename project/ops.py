@@ -6,11 +6,15 @@ from django.db import connection
 from django.http import HttpResponse, JsonResponse
 from django.views.decorators.http import require_GET
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from prometheus_client.core import CollectorRegistry, GaugeMetricFamily
+from prometheus_client.core import CollectorRegistry, CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
+from prometheus_client.utils import floatToGoString
 
 from project.celery import app as celery_app
 
 logger = logging.getLogger(__name__)
+
+# Upper bounds (seconds) of the handler duration histogram's buckets.
+DURATION_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
 
 
 @require_GET
@@ -51,22 +55,16 @@ def readyz(request):
 
 class _DomainCollector:
     """Read at scrape time from the database, so every web process reports the same
-    figures and nothing is lost on restart."""
+    figures, whichever process (web or worker) did the work, and nothing is lost on
+    restart. Counters count rows (orders are never deleted; events only by retention)."""
 
     def collect(self):
         from events import selectors as event_selectors
         from orders import selectors as order_selectors
 
-        orders = GaugeMetricFamily("orderflow_orders", "Orders by status", labels=["status"])
-        for status, count in order_selectors.count_by_status().items():
-            orders.add_metric([status], count)
-        yield orders
-        runs = GaugeMetricFamily(
-            "orderflow_handler_runs", "Handler runs by handler and status", labels=["handler", "status"]
-        )
-        for (handler, status), count in event_selectors.runs_by_handler_and_status().items():
-            runs.add_metric([handler, status], count)
-        yield runs
+        yield from self._orders(order_selectors)
+        yield from self._events(event_selectors)
+        yield from self._handler_runs(event_selectors)
         backlog = event_selectors.backlog()
         yield GaugeMetricFamily(
             "orderflow_events_undispatched", "Events not yet dispatched", value=backlog.undispatched
@@ -78,9 +76,44 @@ class _DomainCollector:
         )
         yield GaugeMetricFamily(
             "orderflow_oldest_open_run_age_seconds",
-            "Age of the oldest handler run not yet done (0 if none)",
+            "Age of the oldest handler run not yet done (pending, running or retrying; 0 if none)",
             value=backlog.oldest_open_run_age,
         )
+
+    def _orders(self, order_selectors):
+        orders = GaugeMetricFamily("orderflow_orders", "Orders by status", labels=["status"])
+        for status, count in order_selectors.count_by_status().items():
+            orders.add_metric([status], count)
+        yield orders
+        outcomes = order_selectors.outcome_counts()
+        for outcome, count in outcomes.items():
+            yield CounterMetricFamily(f"orderflow_orders_{outcome}", f"Orders ever {outcome}", value=count)
+
+    def _events(self, event_selectors):
+        recorded = CounterMetricFamily("orderflow_events_recorded", "Events recorded, by type", labels=["type"])
+        dispatched = CounterMetricFamily("orderflow_events_dispatched", "Events dispatched, by type", labels=["type"])
+        for event_type, (n_recorded, n_dispatched) in sorted(event_selectors.counts_by_type().items()):
+            recorded.add_metric([event_type], n_recorded)
+            dispatched.add_metric([event_type], n_dispatched)
+        yield recorded
+        yield dispatched
+
+    def _handler_runs(self, event_selectors):
+        runs = GaugeMetricFamily(
+            "orderflow_handler_runs", "Handler runs by handler and status", labels=["handler", "status"]
+        )
+        for (handler, status), count in sorted(event_selectors.runs_by_handler_and_status().items()):
+            runs.add_metric([handler, status], count)
+        yield runs
+        durations = HistogramMetricFamily(
+            "orderflow_handler_duration_seconds",
+            "How long the successful attempt of each done handler run took",
+            labels=["handler"],
+        )
+        for handler, histogram in sorted(event_selectors.done_run_durations(DURATION_BUCKETS).items()):
+            buckets = [(floatToGoString(bound), count) for bound, count in histogram.buckets]
+            durations.add_metric([handler], buckets=[*buckets, ("+Inf", histogram.count)], sum_value=histogram.total)
+        yield durations
 
 
 @require_GET

@@ -5,10 +5,12 @@ django-environ). The defaults need no server: a SQLite file and kombu's filesyst
 broker under ``var/``, so ``make run`` works on a fresh machine.
 """
 
+import re
 from datetime import timedelta
 from pathlib import Path
 
 import environ
+from django.core.exceptions import ImproperlyConfigured
 from kombu import Queue
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -19,9 +21,31 @@ env = environ.Env()
 env.read_env(BASE_DIR / ".env")  # optional; real environment variables win
 
 DEBUG = env.bool("DEBUG", default=False)
-# The embedded default is for a first run on one machine; production must set its own.
-SECRET_KEY = env.str("SECRET_KEY", default="insecure-dev-key-set-SECRET_KEY-in-production")
+# A development run (DEBUG on) may use the built-in key; anything else must bring its own,
+# or sessions, password reset links and signed values could be forged by anyone who has
+# read this file.
+_DEV_SECRET_KEY = "insecure-dev-key-set-SECRET_KEY-in-production"
+SECRET_KEY = env.str("SECRET_KEY", default=_DEV_SECRET_KEY if DEBUG else "")
+if not DEBUG and SECRET_KEY in ("", _DEV_SECRET_KEY):
+    raise ImproperlyConfigured(
+        "SECRET_KEY must be set when DEBUG is off: a long random string, e.g. from "
+        "`python -c 'import secrets; print(secrets.token_urlsafe(50))'` (or set DEBUG=1 for a development run)."
+    )
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]", "testserver"])
+CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+
+# --- HTTPS (`manage.py check --deploy` passes with DEBUG off) --------------------------
+# TLS ends at the proxy in front of gunicorn, which says so in X-Forwarded-Proto; the
+# proxy must set that header itself (overwriting the client's).
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=not DEBUG)
+# Load balancers and Prometheus probe over plain HTTP inside the network.
+SECURE_REDIRECT_EXEMPT = [r"^(healthz|readyz|metrics)$"]
+SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0 if DEBUG else 31_536_000)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=True)
+SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=True)
+SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=not DEBUG)
+CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=not DEBUG)
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -45,6 +69,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "project.logcontext.LogContextMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -95,6 +120,12 @@ DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
+# --- Cache ----------------------------------------------------------------------------
+# It holds the throttle counters, so every web process must see the same one: files
+# under var/ by default (no server; shared by the workers of one machine), Redis for
+# several machines, e.g. CACHE_URL=redis://127.0.0.1:6379/1.
+CACHES = {"default": env.cache("CACHE_URL", default=f"filecache://{VAR_DIR / 'cache'}")}
+
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
@@ -114,7 +145,17 @@ STORAGES = {
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
 }
 
+
 # --- REST API -------------------------------------------------------------------------
+def _throttle_rate(name: str, default: str) -> str:
+    """A rate as DRF reads it, "<count>/<s|min|h|day>", checked here rather than on the
+    first request."""
+    rate = env.str(name, default=default)
+    if not re.fullmatch(r"\d+/(s|sec|second|m|min|minute|h|hour|d|day)", rate):
+        raise ImproperlyConfigured(f"{name}={rate!r}: expected a rate such as 60/min (per s, min, hour or day)")
+    return rate
+
+
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework.authentication.TokenAuthentication",
@@ -129,6 +170,23 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "project.errors.api_exception_handler",
     "COERCE_DECIMAL_TO_STRING": True,
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+    "DEFAULT_THROTTLE_CLASSES": [
+        "project.throttles.AnonThrottle",
+        "project.throttles.UserThrottle",
+        "project.throttles.ScopedWriteThrottle",
+    ],
+    "DEFAULT_THROTTLE_RATES": {
+        scope: _throttle_rate(name, default)
+        for scope, name, default in [
+            ("anon", "THROTTLE_ANON", "120/min"),  # per client address, without credentials
+            ("user", "THROTTLE_USER", "1200/min"),  # per account
+            ("orders", "THROTTLE_ORDERS", "60/min"),  # placing orders, per account
+            ("auth", "THROTTLE_AUTH", "10/min"),  # token and register, per client address
+        ]
+    },
+    # How many proxies in front of gunicorn append to X-Forwarded-For: 0 counts clients
+    # by the connection's address, so a client cannot pick its own throttle bucket.
+    "NUM_PROXIES": env.int("NUM_PROXIES", default=0),
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Orderflow API",
@@ -142,6 +200,13 @@ SPECTACULAR_SETTINGS = {
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=64 * 1024)
 ORDER_MAX_LINES = env.int("ORDER_MAX_LINES", default=50)
 ORDER_MAX_QUANTITY = env.int("ORDER_MAX_QUANTITY", default=1000)
+# How long an Idempotency-Key and its stored answer are kept (seconds).
+IDEMPOTENCY_KEY_TTL = env.int("IDEMPOTENCY_KEY_TTL", default=24 * 60 * 60)
+# Seconds a pending order may wait for its payment outcome before the periodic task
+# orders.cancel_unpaid_orders cancels it (reason "payment_timeout"). Longer than the
+# charge handler's retries (about a quarter of an hour), so a gateway outage it rides
+# out does not cancel the orders placed meanwhile.
+ORDER_PAYMENT_TIMEOUT = env.float("ORDER_PAYMENT_TIMEOUT", default=30 * 60.0)
 DEFAULT_CURRENCY = env.str("DEFAULT_CURRENCY", default="EUR")
 
 # --- Email ----------------------------------------------------------------------------
@@ -177,9 +242,14 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
     }
 elif CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
     # Redis redelivers an unacked message after the visibility timeout; it must exceed
-    # the longest retry countdown or delayed retries would be delivered twice.
-    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+    # the longest retry countdown or delayed retries would be delivered twice
+    # (events.checks refuses to start otherwise).
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "visibility_timeout": env.float("CELERY_BROKER_VISIBILITY_TIMEOUT", default=3600.0)
+    }
 else:
+    # RabbitMQ: publisher confirms, so a publish returns only once the broker has the
+    # message (the outbox marks an event dispatched on that word alone).
     CELERY_BROKER_TRANSPORT_OPTIONS = {"confirm_publish": True}
 
 CELERY_TASK_IGNORE_RESULT = True
@@ -193,12 +263,21 @@ CELERY_TASK_DEFAULT_QUEUE = "events"
 CELERY_TASK_QUEUES = [
     Queue(name, routing_key=name) for name in ("events", "orders", "payments", "notifications", "loyalty")
 ]
+# A task sent without a queue (from a shell, by an old caller) still goes to its domain's.
+CELERY_TASK_ROUTES = {
+    "events.*": {"queue": "events"},
+    "orders.*": {"queue": "orders"},
+    "payments.*": {"queue": "payments"},
+    "notifications.*": {"queue": "notifications"},
+    "customers.*": {"queue": "loyalty"},
+}
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = TIME_ZONE
 # Publishing happens after the order is committed, inside the request: when the broker
 # is down we give up fast and leave the event to the relay instead of hanging the client.
 CELERY_BROKER_CONNECTION_TIMEOUT = env.float("CELERY_BROKER_CONNECTION_TIMEOUT", default=2.0)
+CELERY_TASK_PUBLISH_RETRY = True
 CELERY_TASK_PUBLISH_RETRY_POLICY = {
     "max_retries": 2,
     "interval_start": 0,
@@ -214,6 +293,26 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": timedelta(seconds=env.float("EVENTS_RELAY_INTERVAL", default=5.0)),
         "options": {"queue": "events", "expires": 30},
     },
+    "orders.prune_idempotency_keys": {
+        "task": "orders.prune_idempotency_keys",
+        "schedule": timedelta(hours=1),
+        "options": {"queue": "orders", "expires": 3600},
+    },
+    "orders.check_invariants": {
+        "task": "orders.check_invariants",
+        "schedule": timedelta(seconds=env.float("INVARIANTS_CHECK_INTERVAL", default=300.0)),
+        "options": {"queue": "orders", "expires": 60},
+    },
+    "events.prune": {
+        "task": "events.prune",
+        "schedule": timedelta(seconds=env.float("EVENTS_PRUNE_INTERVAL", default=3600.0)),
+        "options": {"queue": "events", "expires": 600},
+    },
+    "orders.cancel_unpaid_orders": {
+        "task": "orders.cancel_unpaid_orders",
+        "schedule": timedelta(seconds=env.float("ORDER_SWEEP_INTERVAL", default=60.0)),
+        "options": {"queue": "orders", "expires": 60},
+    },
 }
 
 # --- Events ---------------------------------------------------------------------------
@@ -225,6 +324,23 @@ EVENTS_RETRY_BACKOFF_MAX = env.float("EVENTS_RETRY_BACKOFF_MAX", default=300.0)
 EVENTS_HANDLER_TIMEOUT = env.float("EVENTS_HANDLER_TIMEOUT", default=45.0)
 # How long a fresh event is left to its on-commit dispatch before the relay takes it.
 EVENTS_RELAY_GRACE_SECONDS = env.float("EVENTS_RELAY_GRACE_SECONDS", default=2.0)
+# A run the relay has sent this many times in a row, each time unhandled by its deadline
+# (no worker consumes its queue), is dead-lettered instead of being sent forever. The
+# wait doubles each time (up to 32 leases): 10 sends of a 45 s handler are ~2.4 hours.
+EVENTS_MAX_RESENDS = env.int("EVENTS_MAX_RESENDS", default=10)
+# Dispatched events whose every handler run is done or skipped are deleted, with their
+# runs, this many days after they occurred (hourly, by the periodic task events.prune).
+EVENTS_RETENTION_DAYS = env.float("EVENTS_RETENTION_DAYS", default=30.0)
+
+# --- Invariant checker (orders.invariants) ---------------------------------------------
+# A handler run still open this long past its deadline means the relay is not re-sending.
+INVARIANTS_RUN_GRACE_SECONDS = env.float("INVARIANTS_RUN_GRACE_SECONDS", default=30.0)
+# An event undispatched this long means neither the on-commit dispatch nor the relay got it out.
+INVARIANTS_UNDISPATCHED_MAX_SECONDS = env.float("INVARIANTS_UNDISPATCHED_MAX_SECONDS", default=60.0)
+# The periodic check looks at orders, runs and events of this last stretch (stock: all).
+INVARIANTS_CHECK_WINDOW = env.float("INVARIANTS_CHECK_WINDOW", default=86400.0)
+# Reports older than this are deleted by the next check.
+INVARIANTS_REPORT_RETENTION_DAYS = env.int("INVARIANTS_REPORT_RETENTION_DAYS", default=30)
 
 # --- Payments -------------------------------------------------------------------------
 PAYMENT_GATEWAY = env.str("PAYMENT_GATEWAY", default="payments.gateways.sandbox.SandboxGateway")
@@ -235,11 +351,28 @@ SANDBOX_GATEWAY_DB = env.str("SANDBOX_GATEWAY_DB", default=str(VAR_DIR / "sandbo
 LOYALTY_POINTS_PER_UNIT = env.int("LOYALTY_POINTS_PER_UNIT", default=1)
 
 # --- Logging --------------------------------------------------------------------------
+# One JSON object per line, carrying the order, event, handler and task it is about
+# (project.logcontext); LOG_FORMAT=plain for the old one-line text.
+LOG_FORMAT = env.str("LOG_FORMAT", default="json")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {"context": {"()": "project.logcontext.ContextFilter"}},
+    "formatters": {
+        "json": {
+            "()": "pythonjsonlogger.json.JsonFormatter",
+            "format": "%(asctime)s %(levelname)s %(name)s %(message)s",
+            "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
+        },
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "json" if LOG_FORMAT == "json" else "plain",
+            "filters": ["context"],
+        }
+    },
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }

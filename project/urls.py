@@ -6,7 +6,7 @@ from catalog.controllers import ProductDetailApi, ProductListApi
 from customers.controllers import MyPointsApi
 from notifications.controllers import NotificationListApi, NotificationReadApi
 from orders.controllers import OrderCancelApi, OrderDetailApi, OrderEventsApi, OrderListApi
-from users.controllers import MeApi, RegisterApi, TokenApi
+from users.controllers import LogoutApi, MeApi, RegisterApi, TokenApi
 
 from . import ops
 from .converters import SkuConverter
@@ -16,6 +16,7 @@ register_converter(SkuConverter, "sku")
 api_v1 = [
     path("auth/register", RegisterApi.as_view(), name="register"),
     path("auth/token", TokenApi.as_view(), name="token"),
+    path("auth/logout", LogoutApi.as_view(), name="logout"),
     path("me", MeApi.as_view(), name="me"),
     path("me/points", MyPointsApi.as_view(), name="my-points"),
     path("products", ProductListApi.as_view(), name="product-list"),

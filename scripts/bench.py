@@ -17,6 +17,7 @@ and prints the figures with the ratio of order placement to the baseline. Bounde
 
 import argparse
 import os
+import secrets
 import socket
 import statistics
 import subprocess
@@ -61,15 +62,25 @@ def main() -> None:
     env = dict(os.environ)
     env.setdefault("ORDERFLOW_VAR_DIR", tempfile.mkdtemp(prefix="orderflow-bench-"))
     env["DEBUG"] = "0"
+    env.setdefault("SECRET_KEY", secrets.token_urlsafe(50))  # DEBUG off needs one; this run's own
+    env["SECURE_SSL_REDIRECT"] = "false"  # plain HTTP to gunicorn
+    # One client places every order: measure the server, not the throttle.
+    for name in ("THROTTLE_ANON", "THROTTLE_USER", "THROTTLE_ORDERS", "THROTTLE_AUTH"):
+        env[name] = "1000000/min"
     env["LOG_LEVEL"] = "WARNING"
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     manage = [str(BIN / "python"), str(ROOT / "manage.py")]
     subprocess.run([*manage, "migrate", "-v0"], cwd=ROOT, env=env, check=True)
     subprocess.run([*manage, "seed_demo"], cwd=ROOT, env=env, check=True, stdout=subprocess.DEVNULL)
-    # Enough stock that the run measures ordering, not running out.
+    # Enough stock that the run measures ordering, not running out (received too, so
+    # the stock stays conserved for check_invariants).
+    restock = (
+        "from django.db.models import F; from catalog.models import Product; "
+        "Product.objects.update(received=F('received') - F('stock') + 10**9, stock=10**9)"
+    )
     subprocess.run(
-        [*manage, "shell", "-c", "from catalog.models import Product; Product.objects.update(stock=10**9)"],
+        [*manage, "shell", "-c", restock],
         cwd=ROOT,
         env=env,
         check=True,

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+from django.core.cache import cache
 from kombu import Consumer
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
@@ -43,9 +44,9 @@ def _is_e2e(request) -> bool:
 
 @pytest.fixture(autouse=True)
 def _unit_test_settings(request):
-    """Fast password hashing, no retry backoff, and a sandbox gateway ledger of the
-    test's own (the gateway keeps it outside the database, so the test database's
-    flush misses it).
+    """Fast password hashing, no retry backoff, a sandbox gateway ledger of the test's
+    own (the gateway keeps it outside the database, so the test database's flush misses
+    it), and an empty cache, so that no test inherits another's throttle counts.
 
     ``run_handlers`` runs tasks in-process, where Celery runs a retry at once: with a
     zero backoff that is what the run expects too (a retry arriving before its backoff
@@ -58,6 +59,7 @@ def _unit_test_settings(request):
     settings.EVENTS_RETRY_BACKOFF_BASE = 0.0
     settings.SANDBOX_GATEWAY_DB = str(request.getfixturevalue("tmp_path") / "sandbox-gateway.sqlite3")
     get_gateway.cache_clear()  # the gateway is cached with the path it was made with
+    cache.clear()
     yield
     get_gateway.cache_clear()
 
@@ -93,6 +95,13 @@ def shopper_client(shopper) -> APIClient:
 @pytest.fixture
 def staff_client(db) -> APIClient:
     return client_for(StaffUserFactory())
+
+
+@pytest.fixture
+def admin_user(db):
+    """pytest-django's superuser (behind ``admin_client``), with a password that passes
+    the password validators rather than its own "password"."""
+    return StaffUserFactory(username="admin", is_superuser=True)
 
 
 @pytest.fixture

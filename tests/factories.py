@@ -66,6 +66,8 @@ class ProductFactory(factory.django.DjangoModelFactory):
     price = Decimal("12.90")
     currency = "EUR"
     stock = 10
+    # Received into stock: what it starts with, as catalog.services.create_product does.
+    received = factory.SelfAttribute("stock")
     is_active = True
 
 

@@ -1,9 +1,11 @@
 from rest_framework import serializers
 
+from project.api import InputSerializer
+
 from .models import User
 
 
-class RegisterInput(serializers.Serializer):
+class RegisterInput(InputSerializer):
     username = serializers.RegexField(r"^[\w.@+-]+\Z", max_length=150)
     email = serializers.EmailField(max_length=254)
     password = serializers.CharField(write_only=True, max_length=128, style={"input_type": "password"})
@@ -15,7 +17,7 @@ class UserOutput(serializers.ModelSerializer):
         fields = ["id", "username", "email"]
 
 
-class TokenInput(serializers.Serializer):
+class TokenInput(InputSerializer):
     username = serializers.CharField(max_length=150)
     password = serializers.CharField(max_length=128, style={"input_type": "password"})
 

@@ -51,3 +51,9 @@ def issue_token(*, username: str, password: str) -> str:
         raise InvalidCredentials("unable to log in with these credentials")
     token, _ = Token.objects.get_or_create(user=user)
     return token.key
+
+
+def revoke_token(user: User) -> None:
+    """Delete the user's API token: every client using it gets a 401 from now on, and
+    the next login issues a new one."""
+    Token.objects.filter(user=user).delete()

@@ -29,12 +29,12 @@ def add_arguments(parser) -> None:
 
 
 def describe(report: services.RelayReport) -> str:
-    return (
-        f"relay: dispatched {report.dispatched} event(s), re-sent {report.resent} run(s), "
-        f"{report.failed} failed (see the log)"
-        if report.failed
-        else f"relay: dispatched {report.dispatched} event(s), re-sent {report.resent} run(s)"
-    )
+    text = f"relay: dispatched {report.dispatched} event(s), re-sent {report.resent} run(s)"
+    if report.gave_up:
+        text += f", gave up on {report.gave_up} run(s) never taken by a worker (now failed)"
+    if report.failed:
+        text += f", {report.failed} failed (see the log)"
+    return text
 
 
 def run(command, *, loop: bool, interval: float, verbosity: int = 1) -> None:
@@ -63,7 +63,7 @@ def run(command, *, loop: bool, interval: float, verbosity: int = 1) -> None:
                 failed += 1
                 logger.exception("relay pass failed")
             else:
-                if report.dispatched or report.resent or report.failed or verbosity >= 2:
+                if report.dispatched or report.resent or report.failed or report.gave_up or verbosity >= 2:
                     command.stdout.write(describe(report))
             stop.wait(interval)
     finally:

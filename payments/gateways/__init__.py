@@ -26,6 +26,14 @@ class RefundResult:
     refund_id: str
 
 
+@dataclass(frozen=True)
+class VoidResult:
+    """What a void found: money taken under the key is refunded (``refund_id`` set)."""
+
+    charge_id: str = ""
+    refund_id: str = ""
+
+
 class Gateway(Protocol):
     name: str
 
@@ -34,6 +42,13 @@ class Gateway(Protocol):
 
     def refund(self, *, charge_id: str, amount: Decimal, idempotency_key: str) -> RefundResult:
         """Refund once per ``idempotency_key``."""
+
+    def void(self, *, idempotency_key: str) -> VoidResult:
+        """Make sure the charge under ``idempotency_key`` takes no money, whether or not
+        it was made: a charge not made yet is declined when it comes; one captured is
+        refunded in full. Idempotent. (A charge whose answer we never got, because the
+        call timed out or the worker died, may have been captured: only the provider
+        knows, so a cancellation must ask it rather than trust our own rows.)"""
 
 
 @cache

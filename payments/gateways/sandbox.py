@@ -15,7 +15,7 @@ from decimal import Decimal
 
 from django.conf import settings
 
-from . import ChargeResult, GatewayUnavailable, RefundResult
+from . import ChargeResult, GatewayUnavailable, RefundResult, VoidResult
 
 FLAKY_FAILURES = 2
 
@@ -33,6 +33,10 @@ CREATE TABLE IF NOT EXISTS charges (
 CREATE TABLE IF NOT EXISTS attempts (
     idempotency_key TEXT PRIMARY KEY,
     count INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS voids (
+    idempotency_key TEXT PRIMARY KEY,
+    created_at TEXT NOT NULL DEFAULT CURRENT_TIMESTAMP
 );
 CREATE TABLE IF NOT EXISTS refunds (
     idempotency_key TEXT PRIMARY KEY,
@@ -69,6 +73,8 @@ class SandboxGateway:
             row = conn.execute("SELECT * FROM charges WHERE idempotency_key = ?", (idempotency_key,)).fetchone()
             if row:
                 return ChargeResult(bool(row["captured"]), row["charge_id"], row["decline_reason"])
+            if conn.execute("SELECT 1 FROM voids WHERE idempotency_key = ?", (idempotency_key,)).fetchone():
+                return ChargeResult(False, "", "voided")
             failures = self._count_flaky_attempt(conn, idempotency_key) if token == "tok_flaky" else None
             if failures is None or failures > FLAKY_FAILURES:
                 captured = token != "tok_declined"
@@ -100,15 +106,30 @@ class SandboxGateway:
 
     def refund(self, *, charge_id: str, amount: Decimal, idempotency_key: str) -> RefundResult:
         with self._transaction() as conn:
-            row = conn.execute("SELECT refund_id FROM refunds WHERE idempotency_key = ?", (idempotency_key,)).fetchone()
-            if row:
-                return RefundResult(refund_id=row["refund_id"])
-            refund_id = f"re_{uuid.uuid4().hex[:20]}"
-            conn.execute(
-                "INSERT INTO refunds (idempotency_key, refund_id, charge_id, amount) VALUES (?, ?, ?, ?)",
-                (idempotency_key, refund_id, charge_id, str(amount)),
-            )
-            return RefundResult(refund_id=refund_id)
+            return RefundResult(refund_id=self._refund(conn, charge_id, str(amount), idempotency_key))
+
+    def void(self, *, idempotency_key: str) -> VoidResult:
+        with self._transaction() as conn:
+            conn.execute("INSERT OR IGNORE INTO voids (idempotency_key) VALUES (?)", (idempotency_key,))
+            charge = conn.execute(
+                "SELECT charge_id, amount FROM charges WHERE idempotency_key = ? AND captured = 1", (idempotency_key,)
+            ).fetchone()
+            if charge is None:
+                return VoidResult()
+            refund_id = self._refund(conn, charge["charge_id"], charge["amount"], f"void:{idempotency_key}")
+            return VoidResult(charge_id=charge["charge_id"], refund_id=refund_id)
+
+    @staticmethod
+    def _refund(conn: sqlite3.Connection, charge_id: str, amount: str, idempotency_key: str) -> str:
+        row = conn.execute("SELECT refund_id FROM refunds WHERE idempotency_key = ?", (idempotency_key,)).fetchone()
+        if row:
+            return row["refund_id"]
+        refund_id = f"re_{uuid.uuid4().hex[:20]}"
+        conn.execute(
+            "INSERT INTO refunds (idempotency_key, refund_id, charge_id, amount) VALUES (?, ?, ?, ?)",
+            (idempotency_key, refund_id, charge_id, amount),
+        )
+        return refund_id
 
     # The ledger, as a provider's dashboard would show it: for tests and operators.
     def captured_charges(self) -> list[dict]:

@@ -3,7 +3,7 @@ from decimal import Decimal
 import pytest
 from django.core.exceptions import ValidationError
 
-from catalog import services
+from catalog import selectors, services
 from catalog.models import Product
 from tests.factories import ProductFactory
 
@@ -71,13 +71,27 @@ def test_an_inactive_product_cannot_be_reserved():
     assert stock_of(hidden) == [5]
 
 
-def test_release_stock_puts_units_back_on_hand():
+def test_release_stock_puts_units_back_on_hand_once_per_reference_and_records_it():
     mug = ProductFactory(stock=10)
     cap = ProductFactory(stock=0)
 
-    services.release_stock([(mug.pk, 3), (cap.pk, 2)])
+    services.release_stock([(mug.pk, 3), (cap.pk, 2)], reference="order:7")
+    services.release_stock([(mug.pk, 3), (cap.pk, 2)], reference="order:7")
 
     assert stock_of(mug, cap) == [13, 2]
+    assert selectors.releases_of(["order:7"]) == {"order:7": {mug.pk: 3, cap.pk: 2}}
+
+
+def test_staff_stock_changes_count_as_received_and_written_off():
+    product = services.create_product(sku="BAG-01", name="Tote bag", price=Decimal("9.50"), stock=4)
+    services.reserve_stock({"BAG-01": 3})  # an order holds 3; 1 left on hand
+
+    services.update_product(product=product, stock=10)  # 9 more arrive
+    services.update_product(product=product, stock=8)  # 2 written off
+    services.update_product(product=product, name="Tote")  # stock untouched
+
+    product.refresh_from_db()
+    assert (product.stock, product.received) == (8, 11)
 
 
 def test_create_product_upper_cases_the_currency_and_validates():

@@ -15,9 +15,9 @@ running stack, API client. Used by tests/e2e, tests/faults and scripts/soak.py.
 
 Every subprocess gets the current database connection's database (the test database
 under pytest), the broker, var dir and sandbox gateway ledger of this process, and the
-SMTP server. They are stopped with SIGTERM (a warm shutdown), then SIGKILL to what is
-left of each process group; should this process die first, the kernel kills them with
-it.
+SMTP server; the web process plain HTTP and throttle limits no test reaches. They are
+stopped with SIGTERM (a warm shutdown), then SIGKILL to what is left of each process
+group; should this process die first, the kernel kills them with it.
 """
 
 import contextlib
@@ -353,8 +353,17 @@ def http_ok(url: str) -> bool:
 # Nothing to gain from talking to other workers in a test; it only slows the start.
 WORKER_OPTIONS = [f"--hostname=e2e-{os.getpid()}@%h", "--without-gossip", "--without-mingle", "--without-heartbeat"]
 WEB_OPTIONS = ["--workers=2", "--timeout=30", "--no-control-socket"]
-# Short retry backoff and relay grace, so recoveries happen within a test's waits.
-STACK_ENV = {"EVENTS_RETRY_BACKOFF_BASE": "0.2", "EVENTS_RELAY_GRACE_SECONDS": "1", "LOG_LEVEL": "INFO"}
+STACK_ENV = {
+    # Short retry backoff and relay grace, so recoveries happen within a test's waits.
+    "EVENTS_RETRY_BACKOFF_BASE": "0.2",
+    "EVENTS_RELAY_GRACE_SECONDS": "1",
+    "LOG_LEVEL": "INFO",
+    # DEBUG stays off, as in production: the test process's SECRET_KEY (pytest-env)
+    # comes with os.environ, and the stack is spoken to in plain HTTP.
+    "SECURE_SSL_REDIRECT": "false",
+    # Every customer signs up from 127.0.0.1: limits for a crowd, not for one client.
+    **{name: "100000/min" for name in ("THROTTLE_ANON", "THROTTLE_USER", "THROTTLE_ORDERS", "THROTTLE_AUTH")},
+}
 
 
 @contextlib.contextmanager

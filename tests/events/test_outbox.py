@@ -8,16 +8,14 @@ from django.db import transaction
 from django.utils import timezone
 
 from catalog.models import Product
-from events import services, subscriptions, types
-from events.handlers import event_handler
+from events import services
 from events.models import Event, HandlerRun
-from events.subscriptions import subscribe
-from events.types import EventType
 from orders.models import Order
 from orders.signals import order_placed
 from project.celery import app as celery_app
 from tests.conftest import purge_queues, queued_messages
-from tests.factories import ProductFactory, UserFactory, place_order
+from tests.events.conftest import record_thing
+from tests.factories import UserFactory, place_order
 
 NO_MESSAGES = {"events": 0, "orders": 0, "payments": 0, "notifications": 0, "loyalty": 0}
 
@@ -46,24 +44,6 @@ def committed_but_never_dispatched(mug):
     with pytest.raises(Crash):
         place_then_die()
     return placed[0]
-
-
-@pytest.fixture
-def always_fails():
-    """A throwaway event type whose one handler writes, then always raises; 3 attempts."""
-    thing_happened = EventType("tests.thing_happened", fields=("thing_id",), stream="thing")
-
-    @event_handler("tests.always_fails", queue="events", max_attempts=3)
-    def handler(event):
-        ProductFactory(sku=f"THING-{event.payload['thing_id']}")  # an effect that must roll back
-        raise RuntimeError(f"boom on thing {event.payload['thing_id']}")
-
-    subscribe(thing_happened, handler)
-    yield thing_happened
-    thing_happened.disconnect(dispatch_uid="tests.always_fails")
-    subscriptions._subscriptions[:] = [s for s in subscriptions._subscriptions if s.event_type is not thing_happened]
-    types._registry.pop(thing_happened.name)
-    celery_app.tasks.unregister("tests.always_fails")
 
 
 # --- record -----------------------------------------------------------------------------
@@ -203,11 +183,6 @@ def test_a_task_for_an_event_that_no_longer_exists_is_dropped(broker):
 
 
 # --- a handler that keeps failing -------------------------------------------------------
-
-
-def record_thing(event_type, thing_id=7) -> Event:
-    with transaction.atomic():
-        return services.record(event_type, thing_id=thing_id)
 
 
 @pytest.mark.django_db(transaction=True)

@@ -20,11 +20,10 @@ import pytest
 from django.conf import settings
 from django.core.management import call_command
 
-from catalog.models import Product
 from tests.e2e.conftest import customer, settle
 from tests.e2e.harness import DEFAULT_PORTS, running_stack
 
-from .scenario import FAULT_STACK_ENV, Shop
+from .scenario import FAULT_STACK_ENV, Shop, stock_up
 
 ROLES = ("worker", "web", "relay")
 
@@ -45,7 +44,7 @@ def stack(django_db_setup):
 @pytest.fixture
 def shop(stack, transactional_db, capsys):
     call_command("seed_demo", stdout=io.StringIO())
-    Product.objects.update(stock=10**6)  # the streams measure faults, not running out
+    stock_up()  # the streams measure faults, not running out
 
     def say(line: str) -> None:
         with capsys.disabled():

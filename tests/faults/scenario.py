@@ -5,7 +5,8 @@ a dropped connection, and the check that every order came out right.
 events and their handler runs, the sandbox gateway's own ledger, the payment row, the
 points ledger and the mails the SMTP server took — and returns the counts with a list
 of problems, each naming the order. ``Shop.verify`` waits for quiescence, prints the
-counts and fails on any problem.
+counts and fails on any problem, or on any finding of the project's invariant checker
+(orders/invariants.py), which sees what the database alone can tell.
 """
 
 import itertools
@@ -17,8 +18,11 @@ from dataclasses import dataclass, field
 
 import requests
 
+from catalog import services as catalog_services
+from catalog.models import Product
 from customers.models import PointsEntry
 from events.models import Event, HandlerRun
+from orders.invariants import check_invariants
 from orders.models import Order
 from payments.gateways.sandbox import SandboxGateway
 from payments.models import Payment
@@ -32,6 +36,13 @@ RECOVERY = 180.0
 # after 6 s, not 45) and retries backing off at most 1 s.
 FAULT_STACK_ENV = {"EVENTS_HANDLER_TIMEOUT": "6", "EVENTS_RETRY_BACKOFF_MAX": "1"}
 SKUS = ("MUG-01", "TEE-01", "CAP-01", "BAG-01", "STICKER-01")
+
+
+def stock_up(units: int = 10**6) -> None:
+    """Stock to spare for a stream of orders, received as staff receive it (so the
+    stock stays accounted for)."""
+    for product in Product.objects.all():
+        catalog_services.update_product(product=product, stock=units)
 
 
 @dataclass
@@ -243,4 +254,6 @@ class Shop:
         assert t.orders > 0
         assert t.paid + t.cancelled == t.orders
         assert t.email_resends <= email_resends_allowed, f"{t.email_resends} emails sent again"
+        # And the project's own checker (``manage.py check_invariants``), over everything.
+        assert check_invariants() == []
         return t

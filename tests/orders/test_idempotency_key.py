@@ -1,11 +1,15 @@
+import json
 import threading
+from datetime import timedelta
 
 import pytest
 from django.db import connection
+from django.utils import timezone
 
 from catalog.models import Product
 from events.models import Event
 from orders.models import IdempotencyKey, Order
+from orders.tasks import prune_idempotency_keys
 from tests.conftest import client_for
 from tests.factories import ProductFactory, UserFactory
 
@@ -24,7 +28,9 @@ class TestIdempotencyKey:
         again = post(shopper_client)
 
         assert first.status_code == again.status_code == 201
-        assert again.json() == first.json()
+        assert again.content == first.content
+        assert again["Idempotent-Replayed"] == "true"
+        assert "Idempotent-Replayed" not in first
         assert Order.objects.count() == 1
         assert Event.objects.filter(type="order.placed").count() == 1
         assert Product.objects.get(pk=mug.pk).stock == 8
@@ -98,23 +104,117 @@ class TestIdempotencyKey:
         assert list(response.json()["error"]["fields"]) == ["Idempotency-Key"]
         assert not Order.objects.exists()
 
+    def test_the_key_is_stored_in_the_orders_transaction_with_the_bytes_sent(self, shopper, shopper_client, mug):
+        response = post(shopper_client)
+
+        stored = IdempotencyKey.objects.get()
+        assert stored.scope == f"customer:{shopper.customer.pk}"
+        assert stored.response_status == 201
+        assert stored.response_body.encode() == response.content
+
+    def test_the_same_key_on_another_endpoint_is_422(self, shopper_client, mug):
+        order = post(shopper_client).json()
+
+        response = shopper_client.post(f"{ORDERS}/{order['id']}/cancel", HTTP_IDEMPOTENCY_KEY="key-1")
+
+        assert response.status_code == 422
+        assert Order.objects.get(pk=order["id"]).status == "pending"
+
+    def test_a_key_past_its_time_to_live_counts_as_unused(self, shopper_client, mug, settings):
+        first = post(shopper_client)
+        IdempotencyKey.objects.update(created_at=timezone.now() - timedelta(seconds=settings.IDEMPOTENCY_KEY_TTL + 1))
+
+        again = post(shopper_client)
+
+        assert again.status_code == 201
+        assert again.json()["id"] != first.json()["id"]
+        assert Order.objects.count() == 2
+        assert IdempotencyKey.objects.get().created_at > timezone.now() - timedelta(minutes=1)
+
+
+@pytest.mark.django_db
+class TestIdempotentCancel:
+    def test_a_cancel_sent_again_with_its_key_replays_200_and_cancels_once(self, shopper_client, mug):
+        order = post(shopper_client, key="place").json()
+        cancel = f"{ORDERS}/{order['id']}/cancel"
+
+        first = shopper_client.post(cancel, HTTP_IDEMPOTENCY_KEY="cancel")
+        again = shopper_client.post(cancel, HTTP_IDEMPOTENCY_KEY="cancel")
+
+        assert first.status_code == again.status_code == 200
+        assert again.content == first.content
+        assert again["Idempotent-Replayed"] == "true"
+        assert first.json()["status"] == "cancelled"
+        assert Event.objects.filter(type="order.cancelled").count() == 1
+        assert Product.objects.get(pk=mug.pk).stock == 10
+
+    def test_a_cancel_without_a_key_sent_twice_is_409_the_second_time(self, shopper_client, mug):
+        order = post(shopper_client).json()
+        cancel = f"{ORDERS}/{order['id']}/cancel"
+
+        assert shopper_client.post(cancel).status_code == 200
+        response = shopper_client.post(cancel)
+
+        assert response.status_code == 409
+        assert Event.objects.filter(type="order.cancelled").count() == 1
+
+    def test_a_refused_cancel_stores_nothing(self, shopper_client, mug):
+        order = post(shopper_client, key="place").json()
+        cancel = f"{ORDERS}/{order['id']}/cancel"
+        shopper_client.post(cancel)
+
+        response = shopper_client.post(cancel, HTTP_IDEMPOTENCY_KEY="cancel")
+
+        assert response.status_code == 409
+        assert list(IdempotencyKey.objects.values_list("key", flat=True)) == ["place"]
+
+    def test_another_customers_order_is_404_and_their_key_is_not_taken(self, shopper_client, mug):
+        order = post(shopper_client).json()
+        other = client_for(UserFactory())
+
+        response = other.post(f"{ORDERS}/{order['id']}/cancel", HTTP_IDEMPOTENCY_KEY="key-1")
+
+        assert response.status_code == 404
+        assert Order.objects.get(pk=order["id"]).status == "pending"
+        assert IdempotencyKey.objects.count() == 1
+
+
+@pytest.mark.django_db
+class TestPruning:
+    def test_pruning_deletes_expired_keys_only(self, shopper_client, mug, settings):
+        post(shopper_client, key="old")
+        post(shopper_client, key="new")
+        expired = timezone.now() - timedelta(seconds=settings.IDEMPOTENCY_KEY_TTL + 1)
+        IdempotencyKey.objects.filter(key="old").update(created_at=expired)
+
+        deleted = prune_idempotency_keys.apply().get()
+
+        assert deleted == 1
+        assert list(IdempotencyKey.objects.values_list("key", flat=True)) == ["new"]
+        assert Order.objects.count() == 2
+
+    def test_pruning_is_scheduled(self, settings):
+        entry = settings.CELERY_BEAT_SCHEDULE["orders.prune_idempotency_keys"]
+        assert entry["task"] == prune_idempotency_keys.name
+        assert entry["schedule"] <= timedelta(seconds=settings.IDEMPOTENCY_KEY_TTL)
+
 
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_requests_with_one_key_place_exactly_one_order(broker):
-    """Eight clients send the same request with the same key at once: one order is
+    """Twenty clients send the same request with the same key at once: one order is
     placed; every other answer is the replay of its 201, or 409 while it was in flight."""
     ProductFactory(sku="MUG-01", stock=100)
     shopper = UserFactory()
-    clients = [client_for(shopper) for _ in range(8)]
+    clients = [client_for(shopper) for _ in range(20)]
     barrier = threading.Barrier(len(clients))
-    answers: list[tuple[int, dict]] = []
+    answers: list[tuple[int, bytes]] = []
     errors: list[BaseException] = []
 
     def send(client):
         try:
             barrier.wait(timeout=10)
             response = post(client, key="once")
-            answers.append((response.status_code, response.json()))
+            answers.append((response.status_code, response.content))
         except BaseException as exc:  # reported by the main thread
             errors.append(exc)
         finally:
@@ -132,10 +232,38 @@ def test_concurrent_requests_with_one_key_place_exactly_one_order(broker):
     assert Product.objects.get(sku="MUG-01").stock == 98
     created = [body for status, body in answers if status == 201]
     assert created, answers
-    assert all(body == created[0] for body in created)
-    assert created[0]["id"] == order.pk
+    assert all(body == created[0] for body in created)  # byte for byte
+    assert json.loads(created[0])["id"] == order.pk
     assert {status for status, _ in answers} <= {201, 409}
-    in_flight = [body for status, body in answers if status == 409]
+    in_flight = [json.loads(body) for status, body in answers if status == 409]
     assert all(body["error"]["code"] == "conflict" for body in in_flight)
     if connection.vendor == "sqlite":  # SQLite serialises the writers: each waits, then replays
         assert not in_flight
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_key_used_by_another_customer_at_the_same_moment_gets_their_own_order(broker):
+    """Two customers send one key at once: keys are per caller, so neither waits for,
+    conflicts with or sees the other's answer."""
+    ProductFactory(sku="MUG-01", stock=100)
+    customers = [UserFactory(), UserFactory()]
+    barrier = threading.Barrier(len(customers))
+    answers: dict[int, tuple[int, dict]] = {}
+
+    def send(user):
+        try:
+            barrier.wait(timeout=10)
+            response = post(client_for(user), key="same-key")
+            answers[user.pk] = (response.status_code, response.json())
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=send, args=(u,)) for u in customers]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=30)
+
+    assert {status for status, _ in answers.values()} == {201}
+    for user in customers:
+        assert Order.objects.get(pk=answers[user.pk][1]["id"]).customer == user.customer

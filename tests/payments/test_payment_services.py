@@ -1,10 +1,12 @@
 """The payment services on their own, behind the handler-run guard: each must be
 idempotent by itself (the second line of defence), with the real sandbox gateway."""
 
+import contextlib
 import uuid
 from decimal import Decimal
 
 import pytest
+from django.db import transaction
 
 from events.models import Event
 from orders import services as order_services
@@ -22,10 +24,8 @@ def order(mug):
     return place_order(UserFactory().customer, {mug: 2})  # 25.80 EUR
 
 
-def charge(order, token="tok_ok", key=None):
-    return services.charge_order(
-        order_id=order.pk, amount="25.80", currency="EUR", token=token, idempotency_key=key or f"key-{order.pk}"
-    )
+def charge(order, token="tok_ok"):
+    return services.charge_order(order_id=order.pk, amount="25.80", currency="EUR", token=token)
 
 
 def test_charging_an_order_twice_charges_the_card_once(order):
@@ -115,3 +115,62 @@ def test_the_sandbox_answers_a_repeated_key_with_the_first_result():
     assert again == first
     assert first.captured
     assert len(gateway.captured_charges()) == 1
+
+
+class KilledBeforeCommit(Exception):
+    pass
+
+
+def capture_with_the_answer_lost(order):
+    """The gateway captures, then our transaction never commits (the worker died
+    between the gateway call and the commit, or the call timed out)."""
+    with contextlib.suppress(KilledBeforeCommit), transaction.atomic():
+        charge(order)
+        raise KilledBeforeCommit
+    assert not Payment.objects.exists()
+    assert len(SandboxGateway().captured_charges()) == 1
+
+
+def test_a_cancel_after_a_capture_whose_answer_was_lost_refunds_it(order):
+    capture_with_the_answer_lost(order)
+    order_services.cancel_order(order_id=order.pk, reason="customer")
+
+    settled = services.settle_cancelled_order(order_id=order.pk, idempotency_key="settle-key")
+    charged_again = charge(order)
+
+    assert settled.status == charged_again.status == "refunded"
+    [captured] = SandboxGateway().captured_charges()
+    assert [(r["charge_id"], r["amount"]) for r in SandboxGateway().refunds()] == [(captured["charge_id"], "25.80")]
+    assert settled.charge_id == captured["charge_id"]
+    assert Event.objects.filter(type="payment.refunded").count() == 1
+    assert not Event.objects.filter(type="payment.captured").exists()
+
+
+def test_a_charge_retried_after_the_cancel_refunds_a_lost_capture_once(order):
+    capture_with_the_answer_lost(order)
+    order_services.cancel_order(order_id=order.pk, reason="customer")
+
+    retried = charge(order)
+    settled = services.settle_cancelled_order(order_id=order.pk, idempotency_key="settle-key")
+
+    assert retried.status == settled.status == "refunded"
+    assert len(SandboxGateway().refunds()) == 1
+    assert Event.objects.filter(type="payment.refunded").count() == 1
+
+
+def test_a_void_before_the_charge_makes_the_gateway_decline_it():
+    gateway = SandboxGateway()
+    key = str(uuid.uuid4())
+
+    nothing_taken = gateway.void(idempotency_key=key)
+    late = gateway.charge(amount=Decimal("5.00"), currency="EUR", token="tok_ok", idempotency_key=key)
+
+    assert (nothing_taken.refund_id, late.captured, late.decline_reason) == ("", False, "voided")
+    assert gateway.captured_charges() == []
+
+
+def test_charges_use_the_order_placed_events_key(order):
+    charge(order)
+
+    [captured] = SandboxGateway().captured_charges()
+    assert captured["idempotency_key"] == str(Event.objects.get(type="order.placed", stream=f"order:{order.pk}").key)

@@ -1,8 +1,14 @@
+import re
+from pathlib import Path
+
 import pytest
+from django.conf import settings
+from django.contrib.auth.password_validation import validate_password
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from customers.models import Customer
+from tests.conftest import client_for
 from tests.factories import PASSWORD, PointsEntryFactory, UserFactory, place_order
 from users.models import User
 
@@ -172,3 +178,61 @@ def test_my_points_lists_only_my_entries_newest_first(shopper, shopper_client, m
         "created_at": body["results"][1]["created_at"],
     }
     assert body["results"][0]["order"] is None
+
+
+def test_a_weak_password_is_refused_with_every_validators_message(api_client):
+    response = api_client.post(REGISTER, {**ALICE, "password": "12345678"}, format="json")
+
+    assert response.status_code == 400
+    assert response.json()["error"]["fields"] == {
+        "password": ["This password is too common.", "This password is entirely numeric."]
+    }
+
+
+def test_a_password_like_the_username_is_refused_saying_so(api_client):
+    response = api_client.post(REGISTER, {**ALICE, "password": "alice-example.com"}, format="json")
+
+    assert response.status_code == 400
+    assert response.json()["error"]["fields"] == {"password": ["The password is too similar to the email address."]}
+
+
+def test_the_make_run_staff_password_passes_the_validators():
+    """``createsuperuser --noinput`` does not check it, so this does."""
+    script = (Path(settings.BASE_DIR) / "scripts" / "run").read_text()
+    password = re.search(r'DJANGO_SUPERUSER_PASSWORD:-([^}"]+)\}', script).group(1)
+    username = re.search(r'DJANGO_SUPERUSER_USERNAME:-([^}"]+)\}', script).group(1)
+    email = re.search(r'DJANGO_SUPERUSER_EMAIL:-([^}"]+)\}', script).group(1)
+
+    validate_password(password, user=User(username=username, email=email))
+
+
+# --- Logging out -----------------------------------------------------------------------------
+LOGOUT = "/api/v1/auth/logout"
+
+
+def test_logging_out_revokes_the_callers_token_only(api_client):
+    alice, bob = UserFactory(username="alice"), UserFactory(username="bob")
+    alice_client, bob_client = client_for(alice), client_for(bob)
+
+    response = alice_client.post(LOGOUT)
+
+    assert response.status_code == 204
+    assert response.content == b""
+    assert not Token.objects.filter(user=alice).exists()
+    again = alice_client.get(ME)
+    assert again.status_code == 401
+    assert again.json()["error"]["code"] == "authentication_failed"
+    assert bob_client.get(ME).json()["username"] == "bob"
+
+
+def test_after_logging_out_a_new_login_gets_a_new_token(api_client):
+    alice = UserFactory(username="alice")
+    old = client_for(alice)
+    old_key = Token.objects.get(user=alice).key
+    assert old.post(LOGOUT).status_code == 204
+
+    response = api_client.post(TOKEN, {"username": "alice", "password": PASSWORD}, format="json")
+
+    assert response.status_code == 200
+    assert response.json()["token"] != old_key
+    assert old.post(LOGOUT).status_code == 401

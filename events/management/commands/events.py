@@ -4,12 +4,17 @@ events catalog                       every event type, its payload and who react
 events relay [--loop] [--interval 5] dispatch what was left behind (as ``relay_events``)
 events retry --failed [--handler X] [--since 2h] [--dry-run]
                                      give failed (dead-lettered) handler runs a new start
+events skip --failed --reason TEXT [--handler X] [--since 2h] [--dry-run]
+                                     give them up for good (status ``skipped``)
+events prune [--older-than 30d] [--dry-run]
+                                     delete old, completely handled events and their runs
 """
 
 import argparse
-import re
+import getpass
 from datetime import datetime, time, timedelta
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
@@ -17,21 +22,18 @@ from django.utils.dateparse import parse_date, parse_datetime
 from events import selectors, services, types
 from events.management import relay
 from events.subscriptions import subscriptions_of
-
-DURATION_UNITS = {"w": "weeks", "d": "days", "h": "hours", "m": "minutes", "s": "seconds"}
-DURATION = re.compile(r"^(?:\d+[wdhms])+$")
+from project.durations import duration_argument, parse_duration
 
 
 def parse_since(value: str) -> datetime:
     """``2h``, ``1h30m``, ``3d`` (that long ago), or an ISO date or datetime (naive
     ones are in the project's time zone)."""
-    value = value.strip()
-    if DURATION.match(value):
-        delta = timedelta(**{DURATION_UNITS[u]: int(n) for n, u in re.findall(r"(\d+)([wdhms])", value)})
+    delta = parse_duration(value)
+    if delta is not None:
         return timezone.now() - delta
     try:
-        moment = parse_datetime(value)
-        if moment is None and (day := parse_date(value)) is not None:
+        moment = parse_datetime(value.strip())
+        if moment is None and (day := parse_date(value.strip())) is not None:
             moment = datetime.combine(day, time.min)
     except ValueError:
         moment = None
@@ -48,29 +50,44 @@ class Command(BaseCommand):
     help = "The event machinery: `catalog` of event types and handlers, `relay`, `retry --failed`."
 
     def add_arguments(self, parser):
-        sub = parser.add_subparsers(dest="action", required=True, metavar="{catalog,relay,retry}")
+        sub = parser.add_subparsers(dest="action", required=True, metavar="{catalog,relay,retry,skip,prune}")
         catalog = sub.add_parser("catalog", help="Print every event type, its payload fields and its handlers.")
         relay_parser = sub.add_parser(
             "relay", help="Dispatch events left undispatched; re-send runs past their deadline."
         )
         relay.add_arguments(relay_parser)
         retry = sub.add_parser("retry", help="Retry handler runs that used up their attempts.")
-        for subparser in (catalog, relay_parser, retry):
+        skip = sub.add_parser("skip", help="Give failed handler runs up for good (status skipped).")
+        prune = sub.add_parser(
+            "prune", help="Delete dispatched events past the retention window whose runs are all done or skipped."
+        )
+        for subparser in (catalog, relay_parser, retry, skip, prune):
             self._accept_common_options(subparser)
-        retry.add_argument("--failed", action="store_true", required=True, help="Retry failed runs (required).")
-        retry.add_argument(
-            "--handler",
-            action="append",
-            metavar="NAME",
-            help="Only runs of this handler, e.g. payments.charge_order (repeat for several).",
+        for subparser, verb in ((retry, "Retry"), (skip, "Skip")):
+            subparser.add_argument(
+                "--failed", action="store_true", required=True, help=f"{verb} failed runs (required)."
+            )
+            subparser.add_argument(
+                "--handler",
+                action="append",
+                metavar="NAME",
+                help="Only runs of this handler, e.g. payments.charge_order (repeat for several).",
+            )
+            subparser.add_argument(
+                "--since",
+                type=parse_since,
+                metavar="WHEN",
+                help="Only runs that failed since then: a duration (2h, 30m, 1d) or an ISO date/datetime.",
+            )
+            subparser.add_argument("--dry-run", action="store_true", help="List the runs, change nothing.")
+        skip.add_argument("--reason", required=True, help="Why they are given up; kept on each run.")
+        prune.add_argument(
+            "--older-than",
+            type=duration_argument,
+            metavar="AGE",
+            help="Retention window, e.g. 30d (default: EVENTS_RETENTION_DAYS).",
         )
-        retry.add_argument(
-            "--since",
-            type=parse_since,
-            metavar="WHEN",
-            help="Only runs that failed since then: a duration (2h, 30m, 1d) or an ISO date/datetime.",
-        )
-        retry.add_argument("--dry-run", action="store_true", help="List the runs, change nothing.")
+        prune.add_argument("--dry-run", action="store_true", help="Count what would go, delete nothing.")
 
     @staticmethod
     def _accept_common_options(subparser) -> None:
@@ -92,6 +109,15 @@ class Command(BaseCommand):
             relay.run(self, loop=options["loop"], interval=options["interval"], verbosity=options["verbosity"])
         elif action == "retry":
             self.retry(handlers=options["handler"], since=options["since"], dry_run=options["dry_run"])
+        elif action == "skip":
+            self.skip(
+                handlers=options["handler"],
+                since=options["since"],
+                dry_run=options["dry_run"],
+                reason=options["reason"],
+            )
+        elif action == "prune":
+            self.prune(older_than=options["older_than"], dry_run=options["dry_run"])
 
     # --- catalog ------------------------------------------------------------------------
 
@@ -124,22 +150,56 @@ class Command(BaseCommand):
 
     # --- retry --------------------------------------------------------------------------
 
-    def retry(self, *, handlers: list[str] | None, since: datetime | None, dry_run: bool) -> None:
+    def _failed_runs(self, handlers: list[str] | None, since: datetime | None):
         if handlers:
             unknown = sorted(set(handlers) - set(known_handlers()))
             if unknown:
                 raise CommandError(f"unknown handler(s): {', '.join(unknown)}; known: {', '.join(known_handlers())}")
+        return selectors.failed_runs(handlers=handlers, since=since)
+
+    @staticmethod
+    def _describe(run) -> str:
+        return f"  run #{run.pk} {run.handler} on event #{run.event_id} {run.event.type} ({run.event.stream})"
+
+    def retry(self, *, handlers: list[str] | None, since: datetime | None, dry_run: bool) -> None:
         retried = 0
-        for run in selectors.failed_runs(handlers=handlers, since=since):
-            line = f"  run #{run.pk} {run.handler} on event #{run.event_id} {run.event.type} ({run.event.stream})"
+        for run in self._failed_runs(handlers, since):
+            line = self._describe(run)
             if dry_run:
                 self.stdout.write(f"{line}: {run.last_error[:100]}")
                 retried += 1
                 continue
             # A reopened run is due at once: if the broker refuses it now, the relay sends it.
-            retried += services.retry_failed(run.pk)
-            self.stdout.write(line)
+            if services.retry_failed(run.pk):
+                retried += 1
+                self.stdout.write(line)
         if dry_run:
             self.stdout.write(f"would retry {retried} failed run(s)")
             return
         self.stdout.write(f"retried {retried} failed run(s)")
+
+    def skip(self, *, handlers: list[str] | None, since: datetime | None, dry_run: bool, reason: str) -> None:
+        if not reason.strip():
+            raise CommandError("--reason must say why the runs are given up")
+        who = f"{getpass.getuser()} (manage.py events skip)"
+        skipped = 0
+        for run in self._failed_runs(handlers, since):
+            line = self._describe(run)
+            if dry_run:
+                self.stdout.write(f"{line}: {run.last_error[:100]}")
+                skipped += 1
+            elif services.skip_failed(run.pk, by=who, reason=reason.strip()):
+                skipped += 1
+                self.stdout.write(line)
+        self.stdout.write(f"would skip {skipped} failed run(s)" if dry_run else f"skipped {skipped} failed run(s)")
+
+    # --- prune --------------------------------------------------------------------------
+
+    def prune(self, *, older_than: timedelta | None, dry_run: bool) -> None:
+        window = older_than or timedelta(days=settings.EVENTS_RETENTION_DAYS)
+        if dry_run:
+            count = services.prunable_events(older_than=window).count()
+            self.stdout.write(f"would delete {count} event(s) older than {window} with their handler runs")
+            return
+        report = services.prune(older_than=window)
+        self.stdout.write(f"deleted {report.events} event(s) older than {window} and {report.runs} handler run(s)")

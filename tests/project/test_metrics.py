@@ -1,0 +1,110 @@
+"""/metrics: Prometheus text computed from the database at scrape time, parsed here
+with prometheus_client's own parser."""
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+from prometheus_client.parser import text_string_to_metric_families
+
+from events.models import Event, HandlerRun
+from orders import services as order_services
+from tests.factories import ProductFactory, UserFactory, place_order
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def scrape(client) -> dict[tuple[str, frozenset], float]:
+    response = client.get("/metrics")
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith("text/plain")
+    return {
+        (sample.name, frozenset(sample.labels.items())): sample.value
+        for family in text_string_to_metric_families(response.content.decode())
+        for sample in family.samples
+    }
+
+
+def value(samples, name: str, **labels) -> float:
+    return samples[(name, frozenset(labels.items()))]
+
+
+@pytest.fixture
+def traded(run_handlers):
+    """Three orders through the real flow: one paid, one declined, one paid and then
+    cancelled by its customer."""
+    customer = UserFactory().customer
+    mug = ProductFactory(sku="MUG-01", price="12.90", stock=10)
+    place_order(customer, {mug: 1})
+    place_order(customer, {mug: 1}, payment_token="tok_declined")
+    refunded = place_order(customer, {mug: 1})
+    run_handlers()
+    order_services.cancel_order(order_id=refunded.pk, reason="customer", customer=customer)
+    run_handlers()
+
+
+def test_order_and_event_counters_count_what_happened(client, traded):
+    samples = scrape(client)
+
+    assert value(samples, "orderflow_orders_placed_total") == 3
+    assert value(samples, "orderflow_orders_paid_total") == 2  # the cancelled one was paid first
+    assert value(samples, "orderflow_orders_cancelled_total") == 2
+    assert {
+        status: value(samples, "orderflow_orders", status=status) for status in ("pending", "paid", "cancelled")
+    } == {
+        "pending": 0,
+        "paid": 1,
+        "cancelled": 2,
+    }
+    recorded = {
+        dict(labels)["type"]: v for (name, labels), v in samples.items() if name == "orderflow_events_recorded_total"
+    }
+    assert recorded == {
+        "order.placed": 3,
+        "payment.captured": 2,
+        "payment.failed": 1,
+        "order.paid": 2,
+        "order.cancelled": 2,
+        "payment.refunded": 1,
+    }
+    for event_type, count in recorded.items():
+        assert value(samples, "orderflow_events_dispatched_total", type=event_type) == count
+    assert value(samples, "orderflow_handler_runs", handler="payments.charge_order", status="done") == 3
+    assert value(samples, "orderflow_handler_runs", handler="customers.revoke_points", status="done") == 2
+
+
+def test_handler_durations_are_a_histogram_per_handler_built_from_the_recorded_runs(client, traded):
+    charges = HandlerRun.objects.filter(handler="payments.charge_order").order_by("id")
+    assert all(run.started_at and run.last_duration is not None for run in HandlerRun.objects.all())
+    for run, seconds in zip(charges, (0.003, 0.3, 7.0), strict=True):
+        HandlerRun.objects.filter(pk=run.pk).update(last_duration=seconds)
+
+    samples = scrape(client)
+
+    def bucket(le: str) -> float:
+        return value(samples, "orderflow_handler_duration_seconds_bucket", handler="payments.charge_order", le=le)
+
+    assert [bucket(le) for le in ("0.005", "0.25", "0.5", "5.0", "10.0", "+Inf")] == [1, 1, 2, 2, 3, 3]
+    assert value(samples, "orderflow_handler_duration_seconds_count", handler="payments.charge_order") == 3
+    assert value(samples, "orderflow_handler_duration_seconds_sum", handler="payments.charge_order") == pytest.approx(
+        7.303
+    )
+    # Every done run is counted under its own handler.
+    assert value(samples, "orderflow_handler_duration_seconds_count", handler="customers.award_points") == 2
+    assert value(samples, "orderflow_handler_duration_seconds_count", handler="orders.cancel_unpaid") == 1
+
+
+def test_the_oldest_undispatched_event_and_open_run_are_aged_from_the_database(client, traded):
+    samples = scrape(client)
+    assert value(samples, "orderflow_oldest_undispatched_event_age_seconds") == 0
+    assert value(samples, "orderflow_oldest_open_run_age_seconds") == 0
+
+    now = timezone.now()
+    Event.objects.filter(pk=Event.objects.first().pk).update(dispatched_at=None, occurred_at=now - timedelta(minutes=2))
+    run = HandlerRun.objects.first()
+    HandlerRun.objects.filter(pk=run.pk).update(status="retrying", created_at=now - timedelta(minutes=5))
+    samples = scrape(client)
+
+    assert value(samples, "orderflow_events_undispatched") == 1
+    assert 120 <= value(samples, "orderflow_oldest_undispatched_event_age_seconds") < 3600
+    assert 300 <= value(samples, "orderflow_oldest_open_run_age_seconds") < 3600

@@ -1,0 +1,50 @@
+"""Lists come in pages: 20 rows by default, ``page_size`` asks for another size, and
+no request gets more than the cap (``project.pagination``) in one answer."""
+
+import pytest
+
+from catalog.models import Product
+from project.pagination import Pagination
+
+pytestmark = pytest.mark.django_db
+
+PRODUCTS = "/api/v1/products"
+
+
+@pytest.fixture
+def many_products():
+    count = Pagination.max_page_size + 5
+    Product.objects.bulk_create(
+        Product(sku=f"SKU-{n:04d}", name=f"Product {n}", price="1.00", stock=1) for n in range(count)
+    )
+    return count
+
+
+def test_a_page_size_over_the_cap_is_capped(api_client, many_products):
+    response = api_client.get(PRODUCTS, {"page_size": 10_000})
+
+    assert response.status_code == 200
+    body = response.json()
+    assert body["count"] == many_products
+    assert len(body["results"]) == Pagination.max_page_size == 100
+    assert body["next"] is not None
+
+
+def test_the_default_page_and_a_smaller_page_size(api_client, many_products):
+    assert len(api_client.get(PRODUCTS).json()["results"]) == Pagination.page_size == 20
+    assert len(api_client.get(PRODUCTS, {"page_size": 3}).json()["results"]) == 3
+
+
+@pytest.mark.parametrize("page_size", ["0", "-1", "many"])
+def test_a_page_size_that_is_not_a_positive_number_gets_the_default(api_client, many_products, page_size):
+    response = api_client.get(PRODUCTS, {"page_size": page_size})
+
+    assert response.status_code == 200
+    assert len(response.json()["results"]) == Pagination.page_size
+
+
+def test_a_page_past_the_end_is_a_json_404(api_client, many_products):
+    response = api_client.get(PRODUCTS, {"page": 999})
+
+    assert response.status_code == 404
+    assert response.json()["error"]["code"] == "not_found"

@@ -1,0 +1,114 @@
+"""Throttling: per client address without credentials, per account with them, and
+stricter scopes for placing orders and for logging in / registering. Past its rate a
+caller gets a 429 in the API's error format with a ``Retry-After`` header; the rates
+are small here (the settings), the counters those of the real configured cache."""
+
+import socket
+import uuid
+
+import pytest
+
+from tests.conftest import client_for
+from tests.factories import PASSWORD, ProductFactory, UserFactory
+
+pytestmark = pytest.mark.django_db
+
+PRODUCTS = "/api/v1/products"
+ORDERS = "/api/v1/orders"
+TOKEN = "/api/v1/auth/token"
+REGISTER = "/api/v1/auth/register"
+ME = "/api/v1/me"
+ROOMY = "1000/min"
+
+
+@pytest.fixture
+def rates(settings):
+    """Set some scopes' rates (the others stay roomy)."""
+
+    def set_rates(**scopes):
+        rates = {"anon": ROOMY, "user": ROOMY, "orders": ROOMY, "auth": ROOMY, **scopes}
+        settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": rates}
+
+    return set_rates
+
+
+def assert_throttled(response, *, within: int) -> None:
+    assert response.status_code == 429, response.content
+    error = response.json()["error"]
+    assert error["code"] == "throttled"
+    assert "throttled" in error["message"]
+    assert 0 < int(response["Retry-After"]) <= within
+
+
+def test_an_anonymous_client_past_its_rate_is_429_with_retry_after(api_client, rates):
+    rates(anon="2/min")
+
+    answers = [api_client.get(PRODUCTS).status_code for _ in range(2)]
+
+    assert answers == [200, 200]
+    assert_throttled(api_client.get(PRODUCTS), within=60)
+    # Another X-Forwarded-For is no way out: clients are counted by their connection.
+    assert_throttled(api_client.get(PRODUCTS, HTTP_X_FORWARDED_FOR="203.0.113.9"), within=60)
+
+
+def test_an_account_past_its_rate_is_429_and_others_are_not(rates):
+    rates(user="2/hour")
+    alice, bob = client_for(UserFactory()), client_for(UserFactory())
+
+    assert [alice.get(ME).status_code for _ in range(2)] == [200, 200]
+
+    assert_throttled(alice.get(ME), within=3600)
+    assert bob.get(ME).status_code == 200
+
+
+def test_placing_orders_has_a_stricter_rate_that_listing_them_does_not_use(rates):
+    rates(orders="1/min")
+    ProductFactory(sku="MUG-01", stock=10)
+    client = client_for(UserFactory())
+    order = {"items": [{"sku": "MUG-01", "quantity": 1}]}
+
+    assert client.post(ORDERS, order, format="json").status_code == 201
+
+    assert_throttled(client.post(ORDERS, order, format="json"), within=60)
+    assert client.get(ORDERS).status_code == 200
+    assert client.get(ORDERS).json()["count"] == 1
+
+
+def test_asking_for_tokens_and_registering_share_a_strict_rate_per_address(api_client, rates):
+    rates(auth="2/min")
+    user = UserFactory()
+
+    assert api_client.post(TOKEN, {"username": user.username, "password": "wrong"}, format="json").status_code == 401
+    assert api_client.post(TOKEN, {"username": user.username, "password": PASSWORD}, format="json").status_code == 200
+
+    assert_throttled(
+        api_client.post(TOKEN, {"username": user.username, "password": PASSWORD}, format="json"), within=60
+    )
+    body = {"username": "newcomer", "email": "new@example.com", "password": PASSWORD}
+    assert_throttled(api_client.post(REGISTER, body, format="json"), within=60)
+
+
+def _redis_reachable(host: str = "127.0.0.1", port: int = 6379) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
+@pytest.mark.skipif(not _redis_reachable(), reason="no Redis server on 127.0.0.1:6379")
+def test_the_counters_work_in_a_redis_cache_too(api_client, rates, settings):
+    """What CACHE_URL=redis://... configures, for web processes on several machines.
+    Keys of this test's own prefix: the database is left to whoever else uses it."""
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": "redis://127.0.0.1:6379/1",
+            "KEY_PREFIX": f"orderflow-test-{uuid.uuid4().hex}",
+        }
+    }
+    rates(anon="1/min")
+
+    assert api_client.get(PRODUCTS).status_code == 200
+
+    assert_throttled(api_client.get(PRODUCTS), within=60)
