@@ -278,9 +278,11 @@ def resend(run_id: int, *, only_overdue: bool = True) -> bool:
 
 def _resend(run_id: int, *, only_overdue: bool) -> bool:
     with transaction.atomic():
-        run = (
-            HandlerRun.objects.select_for_update(skip_locked=True).filter(pk=run_id, status__in=HandlerRun.OPEN).first()
-        )
+        # The relay passes over a run someone holds (a worker inside it, another relay);
+        # a send asked for by staff or by retry_failed waits its turn instead, or it
+        # could be lost to a transaction that only looked at the row in passing.
+        runs = HandlerRun.objects.select_for_update(skip_locked=only_overdue)
+        run = runs.filter(pk=run_id, status__in=HandlerRun.OPEN).first()
         if run is None or (only_overdue and run.deadline >= timezone.now()):
             return False
         if only_overdue and run.resends >= settings.EVENTS_MAX_RESENDS:
