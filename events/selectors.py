@@ -81,22 +81,16 @@ def streams_in_flight(streams: Iterable[str]) -> set[str]:
     return set(undispatched) | set(open_runs)
 
 
-def open_runs_overdue(*, before, since=None) -> QuerySet[HandlerRun]:
-    """Runs not yet done whose deadline passed before ``before`` (created since
-    ``since``, if given): the relay should have sent them again."""
+def open_runs_overdue(*, before) -> QuerySet[HandlerRun]:
+    """Runs not yet done whose deadline passed before ``before``: the relay should
+    have sent them again."""
     runs = HandlerRun.objects.filter(status__in=HandlerRun.OPEN, deadline__lt=before)
-    if since is not None:
-        runs = runs.filter(created_at__gte=since)
     return runs.select_related("event").order_by("deadline")
 
 
-def undispatched_before(*, before, since=None) -> QuerySet[Event]:
-    """Events recorded before ``before`` (and since ``since``, if given) and still
-    not dispatched."""
-    events = Event.objects.filter(dispatched_at=None, occurred_at__lt=before)
-    if since is not None:
-        events = events.filter(occurred_at__gte=since)
-    return events.order_by("id")
+def undispatched_before(*, before) -> QuerySet[Event]:
+    """Events recorded before ``before`` and still not dispatched."""
+    return Event.objects.filter(dispatched_at=None, occurred_at__lt=before).order_by("id")
 
 
 def counts_by_type() -> dict[str, tuple[int, int]]:
