@@ -13,9 +13,6 @@ from project.celery import app as celery_app
 
 logger = logging.getLogger(__name__)
 
-# Upper bounds (seconds) of the handler duration histogram's buckets.
-DURATION_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
-
 
 @require_GET
 def healthz(request):
@@ -56,7 +53,8 @@ def readyz(request):
 class _DomainCollector:
     """Read at scrape time from the database, so every web process reports the same
     figures, whichever process (web or worker) did the work, and nothing is lost on
-    restart. Counters count rows (orders are never deleted; events only by retention)."""
+    restart. Counters count rows (orders are never deleted; what retention deletes of
+    events and runs is added to ``events.PrunedTally`` first, so no counter goes down)."""
 
     def collect(self):
         from events import selectors as event_selectors
@@ -110,7 +108,7 @@ class _DomainCollector:
             "How long the successful attempt of each done handler run took",
             labels=["handler"],
         )
-        for handler, histogram in sorted(event_selectors.done_run_durations(DURATION_BUCKETS).items()):
+        for handler, histogram in sorted(event_selectors.done_run_durations().items()):
             buckets = [(floatToGoString(bound), count) for bound, count in histogram.buckets]
             durations.add_metric([handler], buckets=[*buckets, ("+Inf", histogram.count)], sum_value=histogram.total)
         yield durations
