@@ -2,14 +2,17 @@
 
 import logging
 
+from django.conf import settings
 from django.db import connection
 from django.http import HttpResponse, JsonResponse
+from django.utils.crypto import constant_time_compare
 from django.views.decorators.http import require_GET
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from prometheus_client.core import CollectorRegistry, CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
 from prometheus_client.utils import floatToGoString
 
 from project.celery import app as celery_app
+from project.errors import error_body
 
 logger = logging.getLogger(__name__)
 
@@ -116,6 +119,15 @@ class _DomainCollector:
 
 @require_GET
 def metrics(request):
+    """Prometheus text. With ``METRICS_TOKEN`` set, only for a scraper that sends it
+    (``Authorization: Bearer <token>``): the figures are the business's volumes."""
+    expected = settings.METRICS_TOKEN
+    if expected:
+        scheme, _, given = request.headers.get("Authorization", "").partition(" ")
+        if scheme.lower() != "bearer" or not constant_time_compare(given, expected):
+            response = JsonResponse(error_body("not_authenticated", "A metrics token is required."), status=401)
+            response["WWW-Authenticate"] = 'Bearer realm="metrics"'
+            return response
     registry = CollectorRegistry()
     registry.register(_DomainCollector())
     return HttpResponse(generate_latest(registry), content_type=CONTENT_TYPE_LATEST)

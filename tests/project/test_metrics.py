@@ -131,3 +131,19 @@ def test_no_counter_goes_down_when_retention_deletes_the_rows_it_counted(client,
     assert counters
     assert {key: after.get(key) for key in counters} == {key: before[key] for key in counters}
     assert value(after, "orderflow_events_recorded_total", type="order.placed") == 3
+
+
+@pytest.mark.django_db
+def test_with_a_metrics_token_only_a_scraper_sending_it_reads_metrics(client, settings):
+    settings.METRICS_TOKEN = "scrape-secret"
+
+    missing = client.get("/metrics")
+    wrong = client.get("/metrics", HTTP_AUTHORIZATION="Bearer guess")
+    right = client.get("/metrics", HTTP_AUTHORIZATION="Bearer scrape-secret")
+
+    assert missing.status_code == wrong.status_code == 401
+    assert missing.json()["error"]["code"] == "not_authenticated"
+    assert missing["WWW-Authenticate"].startswith("Bearer")
+    assert b"orderflow_" not in wrong.content
+    assert right.status_code == 200
+    assert b"orderflow_orders_placed_total" in right.content
