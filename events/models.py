@@ -95,6 +95,21 @@ class HandlerRun(models.Model):
         return task_id_for(self.event_id, self.handler)
 
 
+class PrunedTally(models.Model):
+    """Sums of what retention deleted, so that counters read from the rows (/metrics:
+    events recorded and dispatched, the handler duration histogram) never go down."""
+
+    counter = models.CharField(max_length=100, help_text="e.g. events_recorded, duration_count, duration_le_0.5")
+    label = models.CharField(max_length=200, help_text="The event type or the handler.")
+    value = models.FloatField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["counter", "label"], name="one_tally_per_counter_and_label")]
+
+    def __str__(self) -> str:
+        return f"{self.counter}[{self.label}] = {self.value:g}"
+
+
 def task_id_for(event_id: int, handler: str) -> str:
     """Deterministic, so a task seen in the broker or a log names its run."""
     return f"{event_id}:{handler}"

@@ -4,7 +4,10 @@ from dataclasses import dataclass
 from django.db.models import Count, Min, Q, QuerySet, Sum
 from django.utils import timezone
 
-from .models import Event, HandlerRun
+from .models import Event, HandlerRun, PrunedTally
+
+# Upper bounds (seconds) of the handler duration histogram's buckets.
+DURATION_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
 
 
 def timeline(stream: str | None) -> QuerySet[Event]:
@@ -81,28 +84,35 @@ def streams_in_flight(streams: Iterable[str]) -> set[str]:
     return set(undispatched) | set(open_runs)
 
 
-def open_runs_overdue(*, before, since=None) -> QuerySet[HandlerRun]:
-    """Runs not yet done whose deadline passed before ``before`` (created since
-    ``since``, if given): the relay should have sent them again."""
+def open_runs_overdue(*, before) -> QuerySet[HandlerRun]:
+    """Runs not yet done whose deadline passed before ``before``: the relay should
+    have sent them again."""
     runs = HandlerRun.objects.filter(status__in=HandlerRun.OPEN, deadline__lt=before)
-    if since is not None:
-        runs = runs.filter(created_at__gte=since)
     return runs.select_related("event").order_by("deadline")
 
 
-def undispatched_before(*, before, since=None) -> QuerySet[Event]:
-    """Events recorded before ``before`` (and since ``since``, if given) and still
-    not dispatched."""
-    events = Event.objects.filter(dispatched_at=None, occurred_at__lt=before)
-    if since is not None:
-        events = events.filter(occurred_at__gte=since)
-    return events.order_by("id")
+def undispatched_before(*, before) -> QuerySet[Event]:
+    """Events recorded before ``before`` and still not dispatched."""
+    return Event.objects.filter(dispatched_at=None, occurred_at__lt=before).order_by("id")
+
+
+def _tallies(*counters: str) -> dict[tuple[str, str], float]:
+    rows = PrunedTally.objects.filter(counter__in=counters).values_list("counter", "label", "value")
+    return {(counter, label): value for counter, label, value in rows}
 
 
 def counts_by_type() -> dict[str, tuple[int, int]]:
-    """Per event type: how many events are recorded and how many of them dispatched."""
-    rows = Event.objects.values("type").annotate(recorded=Count("id"), dispatched=Count("dispatched_at"))
-    return {row["type"]: (row["recorded"], row["dispatched"]) for row in rows}
+    """Per event type: how many events were ever recorded and dispatched (the rows
+    kept, plus what retention deleted)."""
+    pruned = _tallies("events_recorded", "events_dispatched")
+    counts = {
+        label: (int(pruned.get(("events_recorded", label), 0)), int(pruned.get(("events_dispatched", label), 0)))
+        for _, label in pruned
+    }
+    for row in Event.objects.values("type").annotate(recorded=Count("id"), dispatched=Count("dispatched_at")):
+        recorded, dispatched = counts.get(row["type"], (0, 0))
+        counts[row["type"]] = (recorded + row["recorded"], dispatched + row["dispatched"])
+    return counts
 
 
 @dataclass(frozen=True)
@@ -112,16 +122,31 @@ class DurationHistogram:
     total: float
 
 
-def done_run_durations(bounds: Iterable[float]) -> dict[str, DurationHistogram]:
-    """Per handler, how long the successful attempt of each done run took, counted
-    into cumulative buckets by the database (one query, whatever the number of runs)."""
+def duration_counts(runs: QuerySet[HandlerRun], bounds: Iterable[float] = DURATION_BUCKETS) -> dict[str, dict]:
+    """Per handler, of these runs' successful attempts: how many, their total seconds,
+    and how many took at most each bound (``le_<bound>``), counted by the database."""
+    done = runs.filter(status=HandlerRun.Status.DONE, last_duration__isnull=False)
+    per_bound = {f"duration_le_{bound:g}": Count("id", filter=Q(last_duration__lte=bound)) for bound in bounds}
+    rows = done.values("handler").annotate(duration_count=Count("id"), duration_sum=Sum("last_duration"), **per_bound)
+    return {row.pop("handler"): row for row in rows}
+
+
+def done_run_durations(bounds: Iterable[float] = DURATION_BUCKETS) -> dict[str, DurationHistogram]:
+    """Per handler, how long the successful attempt of each done run took, in
+    cumulative buckets: the runs kept, plus what retention deleted."""
     bounds = sorted(bounds)
-    done = HandlerRun.objects.filter(status=HandlerRun.Status.DONE, last_duration__isnull=False)
-    per_bound = {f"le_{i}": Count("id", filter=Q(last_duration__lte=bound)) for i, bound in enumerate(bounds)}
-    rows = done.values("handler").annotate(n=Count("id"), total=Sum("last_duration"), **per_bound)
+    counters = ["duration_count", "duration_sum", *(f"duration_le_{bound:g}" for bound in bounds)]
+    totals: dict[str, dict[str, float]] = {}
+    for (counter, handler), value in _tallies(*counters).items():
+        totals.setdefault(handler, dict.fromkeys(counters, 0))[counter] += value
+    for handler, row in duration_counts(HandlerRun.objects.all(), bounds).items():
+        for counter in counters:
+            totals.setdefault(handler, dict.fromkeys(counters, 0))[counter] += row[counter] or 0
     return {
-        row["handler"]: DurationHistogram(
-            buckets=[(bound, row[f"le_{i}"]) for i, bound in enumerate(bounds)], count=row["n"], total=row["total"]
+        handler: DurationHistogram(
+            buckets=[(bound, int(row[f"duration_le_{bound:g}"])) for bound in bounds],
+            count=int(row["duration_count"]),
+            total=row["duration_sum"],
         )
-        for row in rows
+        for handler, row in totals.items()
     }

@@ -28,16 +28,16 @@ from celery import current_app
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
-from django.db.models import Exists, F, OuterRef, Q
+from django.db.models import Count, Exists, F, OuterRef, Q
 from django.utils import timezone
 from kombu.exceptions import OperationalError as BrokerOperationalError
 
 from project.faults import crash_point, publish_copies
 from project.logcontext import bind, log_context, order_id_of
 
-from . import types
+from . import selectors, types
 from .handlers import backoff
-from .models import Event, HandlerRun, task_id_for
+from .models import Event, HandlerRun, PrunedTally, task_id_for
 
 logger = logging.getLogger(__name__)
 
@@ -283,9 +283,11 @@ def resend(run_id: int, *, only_overdue: bool = True) -> bool:
 
 def _resend(run_id: int, *, only_overdue: bool) -> bool:
     with transaction.atomic():
-        run = (
-            HandlerRun.objects.select_for_update(skip_locked=True).filter(pk=run_id, status__in=HandlerRun.OPEN).first()
-        )
+        # The relay passes over a run someone holds (a worker inside it, another relay);
+        # a send asked for by staff or by retry_failed waits its turn instead, or it
+        # could be lost to a transaction that only looked at the row in passing.
+        runs = HandlerRun.objects.select_for_update(skip_locked=only_overdue)
+        run = runs.filter(pk=run_id, status__in=HandlerRun.OPEN).first()
         if run is None or (only_overdue and run.deadline >= timezone.now()):
             return False
         if only_overdue and run.resends >= settings.EVENTS_MAX_RESENDS:
@@ -424,6 +426,24 @@ def prunable_events(*, older_than: timezone.timedelta | None = None):
     return Event.objects.filter(dispatched_at__isnull=False, occurred_at__lt=cutoff).exclude(Exists(unsettled))
 
 
+def _tally_before_deleting(event_ids: list[int]) -> None:
+    """Add what is about to be deleted to the counters /metrics reads, in the same
+    transaction as the delete, so those counters never go down."""
+    sums: dict[tuple[str, str], float] = {}
+    events = Event.objects.filter(pk__in=event_ids)
+    for event_type, recorded, dispatched in (
+        events.values("type").annotate(r=Count("id"), d=Count("dispatched_at")).values_list("type", "r", "d")
+    ):
+        sums[("events_recorded", event_type)] = recorded
+        sums[("events_dispatched", event_type)] = dispatched
+    for handler, row in selectors.duration_counts(HandlerRun.objects.filter(event_id__in=event_ids)).items():
+        for counter, value in row.items():
+            sums[(counter, handler)] = value or 0
+    for (counter, label), value in sums.items():
+        tally, _ = PrunedTally.objects.select_for_update().get_or_create(counter=counter, label=label)
+        PrunedTally.objects.filter(pk=tally.pk).update(value=F("value") + value)
+
+
 def prune(*, older_than: timezone.timedelta | None = None, batch: int = 500, max_batches: int = 20) -> PruneReport:
     """Delete events past the retention window with their handler runs, in batches.
 
@@ -447,6 +467,7 @@ def prune(*, older_than: timezone.timedelta | None = None, batch: int = 500, max
             )
             if not ids:
                 break
+            _tally_before_deleting(ids)
             report.runs += HandlerRun.objects.filter(event_id__in=ids).delete()[0]
             report.events += Event.objects.filter(pk__in=ids).delete()[0]
         if len(ids) < batch:

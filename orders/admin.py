@@ -51,27 +51,7 @@ class OrderAdmin(ReadOnlyAdmin):
     date_hierarchy = "created_at"
     actions = ["cancel_orders"]
     inlines = [OrderLineInline]
-    fieldsets = (
-        (
-            None,
-            {
-                "fields": (
-                    "customer_link",
-                    "status",
-                    "total",
-                    "currency",
-                    "cancel_reason",
-                    "created_at",
-                    "paid_at",
-                    "cancelled_at",
-                    "updated_at",
-                )
-            },
-        ),
-        ("Payment", {"fields": ("payment_summary",)}),
-        ("Timeline", {"fields": ("timeline",), "description": "Every event of this order and who handled it."}),
-    )
-    readonly_fields = (
+    summary_fields = (
         "customer_link",
         "status",
         "total",
@@ -81,9 +61,13 @@ class OrderAdmin(ReadOnlyAdmin):
         "paid_at",
         "cancelled_at",
         "updated_at",
-        "payment_summary",
-        "timeline",
     )
+    fieldsets = (
+        (None, {"fields": summary_fields}),
+        ("Payment", {"fields": ("payment_summary",)}),
+        ("Timeline", {"fields": ("timeline",), "description": "Every event of this order and who handled it."}),
+    )
+    readonly_fields = (*summary_fields, "payment_summary", "timeline")
 
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("customer__user")

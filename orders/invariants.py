@@ -76,15 +76,17 @@ INVARIANTS = (
 
 
 def check_invariants(since: datetime | None = None) -> list[Finding]:
-    """Every offence against the invariants above; orders, runs and events created
-    since ``since`` only, if given (stock is always checked in full)."""
+    """Every offence against the invariants above; with ``since``, only orders that
+    changed since then. Stock, overdue runs and undispatched events are always checked
+    in full: stock has no window, and the oldest stuck work is the worst, not the one
+    to stop reporting."""
     now = timezone.now()
     with _one_snapshot():
         findings = list(_stock_conservation())
-        for chunk in _chunks(selectors.settled_orders(since=since)):
+        for chunk in _chunks(selectors.settled_orders(changed_since=since)):
             findings += _order_outcomes(chunk)
-        findings += _overdue_runs(now, since)
-        findings += _undispatched_events(now, since)
+        findings += _overdue_runs(now)
+        findings += _undispatched_events(now)
     return findings
 
 
@@ -177,9 +179,9 @@ def _order_outcomes(orders: list[Order]) -> Iterator[Finding]:
                 yield Finding("cancelled_order_payment", subject, "cancelled, but its payment is still captured")
 
 
-def _overdue_runs(now: datetime, since: datetime | None) -> Iterator[Finding]:
+def _overdue_runs(now: datetime) -> Iterator[Finding]:
     before = now - timedelta(seconds=settings.INVARIANTS_RUN_GRACE_SECONDS)
-    for run in event_selectors.open_runs_overdue(before=before, since=since):
+    for run in event_selectors.open_runs_overdue(before=before):
         yield Finding(
             "handler_run_overdue",
             f"run #{run.pk} ({run.handler} on event #{run.event_id})",
@@ -188,9 +190,9 @@ def _overdue_runs(now: datetime, since: datetime | None) -> Iterator[Finding]:
         )
 
 
-def _undispatched_events(now: datetime, since: datetime | None) -> Iterator[Finding]:
+def _undispatched_events(now: datetime) -> Iterator[Finding]:
     before = now - timedelta(seconds=settings.INVARIANTS_UNDISPATCHED_MAX_SECONDS)
-    for event in event_selectors.undispatched_before(before=before, since=since):
+    for event in event_selectors.undispatched_before(before=before):
         error = f"; last error: {event.last_dispatch_error.splitlines()[0][:200]}" if event.last_dispatch_error else ""
         yield Finding(
             "event_undispatched",

@@ -80,12 +80,13 @@ def units_held_by_product() -> dict[int, tuple[int, int]]:
     return held
 
 
-def settled_orders(*, since=None) -> QuerySet[Order]:
-    """Paid and cancelled orders (created since ``since``, if given), oldest first,
-    with their lines: the orders whose outcome the invariant checker can judge."""
+def settled_orders(*, changed_since=None) -> QuerySet[Order]:
+    """Paid and cancelled orders (changed since ``changed_since``, if given: an old
+    order cancelled today is in), oldest first, with their lines: the orders whose
+    outcome the invariant checker can judge."""
     orders = Order.objects.filter(status__in=(Order.Status.PAID, Order.Status.CANCELLED))
-    if since is not None:
-        orders = orders.filter(created_at__gte=since)
+    if changed_since is not None:
+        orders = orders.filter(updated_at__gte=changed_since)
     return orders.prefetch_related("lines").order_by("id")
 
 

@@ -174,9 +174,11 @@ def cancel_unpaid_orders(*, older_than: timedelta | None = None, limit: int = 20
     does it (stock back, ``order.cancelled`` recorded, so the payment is voided, or
     refunded if a capture lands after all, and the customer is told). Its row is
     locked with ``skip_locked`` and its status re-checked under the lock, so two
-    sweepers at once cancel each order once, a sweeper never waits for (or fights)
-    a request or handler busy with an order, and an order paid or cancelled
-    meanwhile is left alone. An order whose payment outcome is recorded
+    sweepers at once cancel each order once, a sweeper never waits for a request or
+    handler holding the order, and an order paid or cancelled meanwhile is left
+    alone. A charge still in flight at the gateway holds the payment, not the order:
+    if it captures after this cancellation, the cancellation's settle handler refunds
+    it (the customer sees a charge and its refund). An order whose payment outcome is recorded
     (``payment.captured`` / ``payment.failed``) is not touched: its own handler is
     about to settle it. At most ``limit`` orders a call (the periodic task comes back
     for the rest).

@@ -2,19 +2,19 @@
 
 import logging
 
+from django.conf import settings
 from django.db import connection
 from django.http import HttpResponse, JsonResponse
+from django.utils.crypto import constant_time_compare
 from django.views.decorators.http import require_GET
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from prometheus_client.core import CollectorRegistry, CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
 from prometheus_client.utils import floatToGoString
 
 from project.celery import app as celery_app
+from project.errors import error_body
 
 logger = logging.getLogger(__name__)
-
-# Upper bounds (seconds) of the handler duration histogram's buckets.
-DURATION_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
 
 
 @require_GET
@@ -56,7 +56,8 @@ def readyz(request):
 class _DomainCollector:
     """Read at scrape time from the database, so every web process reports the same
     figures, whichever process (web or worker) did the work, and nothing is lost on
-    restart. Counters count rows (orders are never deleted; events only by retention)."""
+    restart. Counters count rows (orders are never deleted; what retention deletes of
+    events and runs is added to ``events.PrunedTally`` first, so no counter goes down)."""
 
     def collect(self):
         from events import selectors as event_selectors
@@ -110,7 +111,7 @@ class _DomainCollector:
             "How long the successful attempt of each done handler run took",
             labels=["handler"],
         )
-        for handler, histogram in sorted(event_selectors.done_run_durations(DURATION_BUCKETS).items()):
+        for handler, histogram in sorted(event_selectors.done_run_durations().items()):
             buckets = [(floatToGoString(bound), count) for bound, count in histogram.buckets]
             durations.add_metric([handler], buckets=[*buckets, ("+Inf", histogram.count)], sum_value=histogram.total)
         yield durations
@@ -118,6 +119,15 @@ class _DomainCollector:
 
 @require_GET
 def metrics(request):
+    """Prometheus text. With ``METRICS_TOKEN`` set, only for a scraper that sends it
+    (``Authorization: Bearer <token>``): the figures are the business's volumes."""
+    expected = settings.METRICS_TOKEN
+    if expected:
+        scheme, _, given = request.headers.get("Authorization", "").partition(" ")
+        if scheme.lower() != "bearer" or not constant_time_compare(given, expected):
+            response = JsonResponse(error_body("not_authenticated", "A metrics token is required."), status=401)
+            response["WWW-Authenticate"] = 'Bearer realm="metrics"'
+            return response
     registry = CollectorRegistry()
     registry.register(_DomainCollector())
     return HttpResponse(generate_latest(registry), content_type=CONTENT_TYPE_LATEST)

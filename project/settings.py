@@ -202,6 +202,8 @@ ORDER_MAX_LINES = env.int("ORDER_MAX_LINES", default=50)
 ORDER_MAX_QUANTITY = env.int("ORDER_MAX_QUANTITY", default=1000)
 # How long an Idempotency-Key and its stored answer are kept (seconds).
 IDEMPOTENCY_KEY_TTL = env.int("IDEMPOTENCY_KEY_TTL", default=24 * 60 * 60)
+# When set, GET /metrics wants `Authorization: Bearer <METRICS_TOKEN>` (the scraper's).
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
 # Seconds a pending order may wait for its payment outcome before the periodic task
 # orders.cancel_unpaid_orders cancels it (reason "payment_timeout"). Longer than the
 # charge handler's retries (about a quarter of an hour), so a gateway outage it rides

@@ -36,3 +36,10 @@ class ScopedWriteThrottle(_RatesFromSettings, throttling.ScopedRateThrottle):
         if request.method in SAFE_METHODS:
             return True
         return super().allow_request(request, view)
+
+    def get_cache_key(self, request, view):
+        if self.scope == "auth":
+            # Logging in is guessed at from one address with any number of accounts:
+            # a token of one's own must not buy a fresh allowance of password guesses.
+            return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}
+        return super().get_cache_key(request, view)

@@ -160,19 +160,29 @@ def test_handler_work_still_under_way_is_not_an_offence(run_handlers):
     assert check_invariants() == []
 
 
-def test_since_leaves_older_offenders_out_but_not_stock(shop):
+def test_since_leaves_orders_unchanged_since_out_but_never_stock_or_stuck_work(shop):
     old = timezone.now() - timedelta(hours=3)
     event = Event.objects.get(type="order.paid", stream=f"order:{shop['paid'].pk}")
     Event.objects.filter(pk=event.pk).update(dispatched_at=None, occurred_at=old)
-    Order.objects.filter(pk=shop["paid"].pk).update(created_at=old)
+    Order.objects.filter(pk=shop["paid"].pk).update(created_at=old, updated_at=old)
     Payment.objects.filter(order=shop["paid"]).update(status="refunded")
     _take_a_unit_off_the_shelf(shop)
 
     recent = invariants_broken(check_invariants(since=timezone.now() - timedelta(hours=2)))
     everything = invariants_broken(check_invariants())
 
-    assert set(recent) == {"stock_conservation"}
+    assert set(recent) == {"stock_conservation", "event_undispatched"}
     assert set(everything) == {"stock_conservation", "event_undispatched", "paid_order_payment"}
+
+
+def test_since_takes_in_an_old_order_that_changed_since(shop):
+    old = timezone.now() - timedelta(days=3)
+    Order.objects.filter(pk=shop["paid"].pk).update(created_at=old)  # placed long ago, paid just now
+    Payment.objects.filter(order=shop["paid"]).update(status="refunded")
+
+    recent = invariants_broken(check_invariants(since=timezone.now() - timedelta(hours=2)))
+
+    assert set(recent) == {"paid_order_payment"}
 
 
 def test_the_command_prints_each_offender_and_a_summary_and_exits_1(shop, capsys):

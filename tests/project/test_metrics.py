@@ -7,6 +7,7 @@ import pytest
 from django.utils import timezone
 from prometheus_client.parser import text_string_to_metric_families
 
+from events import services as events_services
 from events.models import Event, HandlerRun
 from orders import services as order_services
 from tests.factories import ProductFactory, UserFactory, place_order
@@ -108,3 +109,41 @@ def test_the_oldest_undispatched_event_and_open_run_are_aged_from_the_database(c
     assert value(samples, "orderflow_events_undispatched") == 1
     assert 120 <= value(samples, "orderflow_oldest_undispatched_event_age_seconds") < 3600
     assert 300 <= value(samples, "orderflow_oldest_open_run_age_seconds") < 3600
+
+
+def test_no_counter_goes_down_when_retention_deletes_the_rows_it_counted(client, traded):
+    HandlerRun.objects.filter(handler="payments.charge_order").update(last_duration=0.3)
+    before = scrape(client)
+    old = timezone.now() - timedelta(days=365)
+    first_order = Event.objects.order_by("id").first().stream
+    Event.objects.filter(stream=first_order).update(occurred_at=old)
+    HandlerRun.objects.filter(event__stream=first_order).update(finished_at=old)
+
+    pruned = events_services.prune()
+    after = scrape(client)
+
+    assert pruned.events == 3  # the first order's placed, captured and paid
+    counters = [
+        key
+        for key in before
+        if key[0].endswith(("_total", "_bucket", "_count", "_sum")) and key[0].startswith("orderflow_")
+    ]
+    assert counters
+    assert {key: after.get(key) for key in counters} == {key: before[key] for key in counters}
+    assert value(after, "orderflow_events_recorded_total", type="order.placed") == 3
+
+
+@pytest.mark.django_db
+def test_with_a_metrics_token_only_a_scraper_sending_it_reads_metrics(client, settings):
+    settings.METRICS_TOKEN = "scrape-secret"
+
+    missing = client.get("/metrics")
+    wrong = client.get("/metrics", HTTP_AUTHORIZATION="Bearer guess")
+    right = client.get("/metrics", HTTP_AUTHORIZATION="Bearer scrape-secret")
+
+    assert missing.status_code == wrong.status_code == 401
+    assert missing.json()["error"]["code"] == "not_authenticated"
+    assert missing["WWW-Authenticate"].startswith("Bearer")
+    assert b"orderflow_" not in wrong.content
+    assert right.status_code == 200
+    assert b"orderflow_orders_placed_total" in right.content

@@ -88,6 +88,18 @@ def test_asking_for_tokens_and_registering_share_a_strict_rate_per_address(api_c
     assert_throttled(api_client.post(REGISTER, body, format="json"), within=60)
 
 
+def test_a_password_guesser_with_tokens_of_its_own_is_still_counted_by_address(rates):
+    rates(auth="2/min")
+    victim = UserFactory()
+    guess = {"username": victim.username, "password": "guess"}
+    # Each guess sent with another of the attacker's own accounts' tokens.
+    attackers = [client_for(UserFactory()) for _ in range(3)]
+
+    assert [attackers[i].post(TOKEN, guess, format="json").status_code for i in range(2)] == [401, 401]
+
+    assert_throttled(attackers[2].post(TOKEN, guess, format="json"), within=60)
+
+
 def _redis_reachable(host: str = "127.0.0.1", port: int = 6379) -> bool:
     try:
         with socket.create_connection((host, port), timeout=0.5):
