@@ -48,7 +48,7 @@ def shop(stack, transactional_db, capsys):
 
     def say(line: str) -> None:
         with capsys.disabled():
-            print(f"\n    {line}", end="")
+            print(f"\n    {line}")
 
     try:
         yield Shop(stack, customer(stack), say=say)
