@@ -1,7 +1,7 @@
 import re
 
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import status
 from rest_framework.exceptions import NotFound
 from rest_framework.generics import ListAPIView
@@ -23,9 +23,29 @@ IDEMPOTENCY_KEY = OpenApiParameter(
     OpenApiTypes.STR,
     OpenApiParameter.HEADER,
     required=False,
-    description="Send the same key again with the same body to get the first answer again, "
-    "with no second order. The same key with another body is 422; while the first request "
-    "is still running, 409.",
+    pattern=rf"^{VALID_KEY.pattern}$",
+    description="1 to 255 printable ASCII characters, no spaces. Send the same key again with the same "
+    "body to get the first answer again, with no second order. The same key with another body is 422; "
+    "while the first request is still running, 409.",
+)
+
+PLACE_ORDER_REQUEST = OpenApiExample(
+    "Two mugs",
+    value={"items": [{"sku": "MUG-01", "quantity": 2}], "payment_token": "tok_ok"},
+    request_only=True,
+)
+PLACE_ORDER_ANSWER = OpenApiExample(
+    "Placed, payment to follow",
+    value={
+        "id": 42,
+        "status": "pending",
+        "total": "25.80",
+        "currency": "EUR",
+        "items": [{"sku": "MUG-01", "name": "Mug", "quantity": 2, "unit_price": "12.90", "line_total": "25.80"}],
+        "created_at": "2026-01-31T09:30:00Z",
+    },
+    response_only=True,
+    status_codes=["201"],
 )
 
 
@@ -45,7 +65,11 @@ class OrderListApi(ListAPIView):
         return selectors.orders_of(customer)
 
     @extend_schema(
-        request=OrderInput, responses={201: OrderOutput}, parameters=[IDEMPOTENCY_KEY], summary="Place an order"
+        request=OrderInput,
+        responses={201: OrderOutput},
+        parameters=[IDEMPOTENCY_KEY],
+        examples=[PLACE_ORDER_REQUEST, PLACE_ORDER_ANSWER],
+        summary="Place an order",
     )
     def post(self, request):
         data = validated(OrderInput, request.data)
@@ -82,7 +106,7 @@ class OrderDetailApi(APIView):
 
 
 class OrderCancelApi(APIView):
-    @extend_schema(request=None, responses={200: OrderOutput}, summary="Cancel a pending or paid order")
+    @extend_schema(request=None, responses={200: OrderOutput, 409: Conflict}, summary="Cancel a pending or paid order")
     def post(self, request, order_id: int):
         order = _own_order(request, order_id)
         try:

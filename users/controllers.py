@@ -1,5 +1,5 @@
 from django.core.exceptions import ValidationError as DjangoValidationError
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiExample, extend_schema
 from rest_framework import status
 from rest_framework.exceptions import AuthenticationFailed
 from rest_framework.permissions import AllowAny
@@ -18,7 +18,24 @@ class RegisterApi(APIView):
     permission_classes = [AllowAny]
     authentication_classes = []
 
-    @extend_schema(request=RegisterInput, responses={201: UserOutput}, summary="Create a shopper account")
+    @extend_schema(
+        request=RegisterInput,
+        responses={201: UserOutput},
+        examples=[
+            OpenApiExample(
+                "Ada",
+                value={"username": "ada", "email": "ada@example.com", "password": "a long passphrase"},
+                request_only=True,
+            ),
+            OpenApiExample(
+                "Ada's account",
+                value={"id": 7, "username": "ada", "email": "ada@example.com"},
+                response_only=True,
+                status_codes=["201"],
+            ),
+        ],
+        summary="Create a shopper account",
+    )
     def post(self, request):
         data = validated(RegisterInput, request.data)
         try:
@@ -35,7 +52,19 @@ class TokenApi(APIView):
     # with its WWW-Authenticate challenge, as API.md says for bad credentials.
     permission_classes = [AllowAny]
 
-    @extend_schema(request=TokenInput, responses={200: TokenOutput}, summary="Exchange credentials for an API token")
+    @extend_schema(
+        request=TokenInput,
+        responses={200: TokenOutput, 401: AuthenticationFailed},
+        examples=[
+            OpenApiExample(
+                "Ada signs in", value={"username": "ada", "password": "a long passphrase"}, request_only=True
+            ),
+            OpenApiExample(
+                "Ada's token", value={"token": "9944b09199c62bcf9418ad846dd0e4bbdfc6ee4b"}, response_only=True
+            ),
+        ],
+        summary="Exchange credentials for an API token",
+    )
     def post(self, request):
         data = validated(TokenInput, request.data)
         try:
