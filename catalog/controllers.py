@@ -45,9 +45,10 @@ class ProductDetailApi(GenericAPIView):
             raise NotFound("No product with this SKU.")
         return product
 
-    @extend_schema(summary="One product")
+    @extend_schema(summary="One product (staff see inactive ones too)")
     def get(self, request, sku: str):
-        return Response(ProductOutput(self._product(sku)).data)
+        # Staff read what they can change: a product made or set inactive is still theirs.
+        return Response(ProductOutput(self._product(sku, include_inactive=request.user.is_staff)).data)
 
     @extend_schema(request=ProductUpdateInput, responses={200: ProductOutput}, summary="Change a product (staff)")
     def patch(self, request, sku: str):

@@ -77,7 +77,7 @@ class OrderListApi(ListAPIView):
         lines = [services.LineRequest(sku=i["sku"], quantity=i["quantity"]) for i in data["items"]]
         key = request.headers.get("Idempotency-Key")
         try:
-            if not key:
+            if key is None:
                 order = services.place_order(customer=customer, lines=lines, payment_token=data["payment_token"])
                 return Response(OrderOutput(order).data, status=status.HTTP_201_CREATED)
             if not VALID_KEY.fullmatch(key):
