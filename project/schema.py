@@ -10,8 +10,8 @@
   from the HTTP server in front of the API), an ``Idempotency-Key``
   (409, 422), throttles (429), and 500 for everything;
 * which operations need no login (the permissions let an anonymous caller through);
-* ``additionalProperties: false`` on request bodies where the server refuses
-  unknown fields (see ``closed_request_bodies``);
+* ``additionalProperties: false`` on request bodies whose serializer refuses unknown
+  fields (see ``refuses_unknown_fields``);
 * one tag per app.
 
 A view names the business errors no rule can see by listing the exception class
@@ -25,7 +25,6 @@ Schemathesis's stateful phase follows them.
 
 from types import SimpleNamespace
 
-from django.conf import settings
 from django.contrib.auth.models import AnonymousUser
 from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.plumbing import ResolvedComponent, force_instance, is_serializer
@@ -98,11 +97,17 @@ NOT_BLANK = rf"[^\x00]*[^\x00{_WHITESPACE}][^\x00]*"
 PAGINATION_PARAMETERS = {"page", "page_size"}
 
 
-def closed_request_bodies() -> bool:
-    """Whether the server answers 400 to a request body with a field it does not take
-    (unknown or read-only): then the schema says so with ``additionalProperties: false``.
-    One switch for the whole API, as the policy is one for the whole API."""
-    return getattr(settings, "API_REJECT_UNKNOWN_FIELDS", False)
+UNKNOWN_FIELD_PROBE = "x-unknown-field-probe"
+
+
+def refuses_unknown_fields(serializer) -> bool:
+    """Whether this request serializer answers a field it does not take with an error
+    rather than dropping it: then the schema closes the body (``additionalProperties:
+    false``). Asked of the serializer itself, so the schema follows the server's policy
+    wherever that is written."""
+    probe = type(serializer)(data={UNKNOWN_FIELD_PROBE: None})
+    probe.is_valid()
+    return UNKNOWN_FIELD_PROBE in probe.errors
 
 
 class ApiSchema(AutoSchema):
@@ -131,8 +136,12 @@ class ApiSchema(AutoSchema):
         return auths
 
     # --- what can go wrong -----------------------------------------------------------
-    def _has_request_body(self) -> bool:
-        return self.method in ("POST", "PUT", "PATCH") and self._get_request_body() is not None
+    def _reads_body(self) -> bool:
+        """A body is parsed: the view declares a request serializer, even one without
+        fields (a call that takes no body and refuses one)."""
+        if self.method not in ("POST", "PUT", "PATCH"):
+            return False
+        return is_serializer(self.get_request_serializer()) or self._get_request_body() is not None
 
     def _declared_parameters(self) -> list[dict]:
         return [p for p in self._get_parameters() if "$ref" not in p]
@@ -146,7 +155,7 @@ class ApiSchema(AutoSchema):
 
         parameters = self._declared_parameters()
         validated = [p for p in parameters if p["in"] in ("query", "header")]
-        has_body = self._has_request_body()
+        has_body = self._reads_body()
         if has_body:
             add(400, "The body is not valid JSON or not what this operation takes.")
             add(413, ERRORS[413][0])
@@ -250,7 +259,7 @@ class ApiSchema(AutoSchema):
         for name, field in force_instance(serializer).fields.items():
             if name in schema["properties"]:
                 self._describe_input(field, schema["properties"][name])
-        if closed_request_bodies():
+        if refuses_unknown_fields(force_instance(serializer)):
             schema["additionalProperties"] = False
         return schema
 
