@@ -193,3 +193,10 @@ def test_the_description_explains_the_error_format_and_idempotency(schema):
     assert '{"error": {"code": "...", "message": "...", "fields": {...}}}' in description
     assert "Idempotency-Key" in description
     assert "Authorization: Token <key>" in description
+
+
+def test_the_docs_page_is_served_and_points_at_the_schema(client):
+    response = client.get("/api/docs/")
+
+    assert response.status_code == 200
+    assert b"/api/schema/" in response.content
