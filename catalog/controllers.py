@@ -1,4 +1,4 @@
-from drf_spectacular.utils import extend_schema, extend_schema_view
+from drf_spectacular.utils import OpenApiExample, extend_schema, extend_schema_view
 from rest_framework import status
 from rest_framework.exceptions import NotFound
 from rest_framework.generics import GenericAPIView, ListAPIView
@@ -25,7 +25,24 @@ class ProductListApi(ListAPIView):
     def get_queryset(self):
         return selectors.product_list()
 
-    @extend_schema(request=ProductCreateInput, responses={201: ProductOutput}, summary="Add a product (staff)")
+    @extend_schema(
+        request=ProductCreateInput,
+        responses={201: ProductOutput},
+        examples=[
+            OpenApiExample(
+                "A cap",
+                value={"sku": "CAP-02", "name": "Cap", "price": "15.00", "currency": "EUR", "stock": 30},
+                request_only=True,
+            ),
+            OpenApiExample(
+                "The cap in the catalog",
+                value={"id": 6, "sku": "CAP-02", "name": "Cap", "price": "15.00", "currency": "EUR", "stock": 30},
+                response_only=True,
+                status_codes=["201"],
+            ),
+        ],
+        summary="Add a product (staff)",
+    )
     def post(self, request):
         data = validated(ProductCreateInput, request.data)
         try:
