@@ -7,7 +7,7 @@ four phases: the schema's examples, coverage of each input's edges, random fuzzi
 stateful sequences that follow the schema's links (a new order's id into its detail,
 cancel and timeline; a product's SKU into its detail and change; ...). It signs in as
 a shopper registered over HTTP, with a staff token for the staff-only product writes
-(schemathesis.toml beside this file).
+and a second shopper's token for signing out (schemathesis.toml beside this file).
 
 Bounded (a fixed seed, ``--max-examples``; no ``--max-time``, which would make fuzzing
 repeat until the time is spent) so that it takes a couple of minutes. Its report is
@@ -73,11 +73,11 @@ def schemathesis_command(base_url: str, shopper_token: str) -> list[str]:
     ]
 
 
-def sign_up(base_url: str) -> str:
+def sign_up(base_url: str, username: str) -> str:
     """A shopper's real token, from the API's own registration and sign-in."""
-    credentials = {"username": "fuzz-shopper", "password": "a long fuzzing passphrase 7"}
+    credentials = {"username": username, "password": "a long fuzzing passphrase 7"}
     api = f"{base_url}/api/v1/auth"
-    answer = requests.post(f"{api}/register", json={**credentials, "email": "fuzz@example.test"}, timeout=30)
+    answer = requests.post(f"{api}/register", json={**credentials, "email": f"{username}@example.test"}, timeout=30)
     assert answer.status_code == 201, answer.text
     answer = requests.post(f"{api}/token", json=credentials, timeout=30)
     assert answer.status_code == 200, answer.text
@@ -93,12 +93,15 @@ def test_schemathesis_finds_nothing_wrong_with_the_live_api(capsys):
     summary = var / "schemathesis-summary.txt"
     with running_stack(var / "fuzz-logs", extra_env=STACK_ENV) as stack:
         call_command("seed_demo", stdout=io.StringIO())
-        shopper_token = sign_up(stack.base_url)
-        staff_token = Token.objects.create(user=StaffUserFactory()).key
+        shopper_token = sign_up(stack.base_url, "fuzz-shopper")
+        tokens = {
+            "STAFF_TOKEN": Token.objects.create(user=StaffUserFactory()).key,
+            "THROWAWAY_TOKEN": sign_up(stack.base_url, "fuzz-throwaway"),
+        }
         command = schemathesis_command(stack.base_url, shopper_token)
         run = subprocess.run(
             command,
-            env={**os.environ, "STAFF_TOKEN": staff_token},
+            env={**os.environ, **tokens},
             capture_output=True,
             text=True,
             timeout=RUN_TIMEOUT,
