@@ -287,6 +287,12 @@ ORDER = {"order_id": "$response.body#/id"}
 FIRST_ORDER = {"order_id": "$response.body#/results/0/id"}
 PRODUCT = {"sku": "$response.body#/sku"}
 FIRST_PRODUCT = {"sku": "$response.body#/results/0/sku"}
+
+
+def order_of_one(sku: str) -> dict:
+    return {"items": [{"sku": sku, "quantity": 1}], "payment_token": "tok_ok"}
+
+
 LINKS = {
     ("v1_auth_register_create", "201"): {
         "SignIn": (
@@ -312,10 +318,15 @@ LINKS = {
     ("v1_products_create", "201"): {
         "GetProduct": ("v1_products_retrieve", PRODUCT, None),
         "ChangeProduct": ("v1_products_partial_update", PRODUCT, None),
+        "OrderProduct": ("v1_orders_create", None, order_of_one("$response.body#/sku")),
     },
     ("v1_products_list", "200"): {
         "GetFirstProduct": ("v1_products_retrieve", FIRST_PRODUCT, None),
         "ChangeFirstProduct": ("v1_products_partial_update", FIRST_PRODUCT, None),
+        "OrderFirstProduct": ("v1_orders_create", None, order_of_one("$response.body#/results/0/sku")),
+    },
+    ("v1_products_retrieve", "200"): {
+        "OrderProduct": ("v1_orders_create", None, order_of_one("$response.body#/sku")),
     },
     ("v1_products_partial_update", "200"): {
         "GetChangedProduct": ("v1_products_retrieve", PRODUCT, None),

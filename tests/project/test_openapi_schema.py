@@ -126,6 +126,21 @@ def test_links_chain_an_answer_into_the_next_call(schema, path, method, status, 
     assert found == {"operationId": target, "parameters": parameters}
 
 
+@pytest.mark.parametrize(
+    ("path", "method", "status", "link", "sku"),
+    [
+        ("/api/v1/products/{sku}", "get", "200", "OrderProduct", "$response.body#/sku"),
+        ("/api/v1/products", "post", "201", "OrderProduct", "$response.body#/sku"),
+        ("/api/v1/products", "get", "200", "OrderFirstProduct", "$response.body#/results/0/sku"),
+    ],
+)
+def test_a_product_links_to_ordering_one_of_it(schema, path, method, status, link, sku):
+    found = schema["paths"][path][method]["responses"][status]["links"][link]
+
+    assert found["operationId"] == "v1_orders_create"
+    assert found["requestBody"] == {"items": [{"sku": sku, "quantity": 1}], "payment_token": "tok_ok"}
+
+
 def test_signing_up_links_to_signing_in_with_the_same_credentials(schema):
     link = schema["paths"]["/api/v1/auth/register"]["post"]["responses"]["201"]["links"]["SignIn"]
 
