@@ -1,7 +1,13 @@
 import re
 
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema, extend_schema_view
+from drf_spectacular.utils import (
+    OpenApiExample,
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_view,
+)
 from rest_framework import status
 from rest_framework.exceptions import NotFound
 from rest_framework.generics import ListAPIView
@@ -106,7 +112,11 @@ class OrderDetailApi(APIView):
 
 
 class OrderCancelApi(APIView):
-    @extend_schema(request=None, responses={200: OrderOutput, 409: Conflict}, summary="Cancel a pending or paid order")
+    @extend_schema(
+        request=None,
+        responses={200: OrderOutput, 409: OpenApiResponse(Conflict, description="The order is already cancelled.")},
+        summary="Cancel a pending or paid order",
+    )
     def post(self, request, order_id: int):
         order = _own_order(request, order_id)
         try:

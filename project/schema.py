@@ -15,8 +15,9 @@
 * one tag per app.
 
 A view names the business errors no rule can see by listing the exception class
-against its status, e.g. ``responses={200: OrderOutput, 409: Conflict}``: any
-``APIException`` subclass is rendered as an ``Error`` answer with its default detail.
+against its status, e.g. ``responses={200: OrderOutput, 409: Conflict}`` (or wrapped in
+an ``OpenApiResponse`` with a description of when): any ``APIException`` subclass is
+rendered as an ``Error`` answer.
 
 ``add_links`` (a postprocessing hook) adds the OpenAPI links that chain operations:
 what a response hands to the next call (a new order's id, a product's SKU, ...).
@@ -29,6 +30,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AnonymousUser
 from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.plumbing import ResolvedComponent, force_instance, is_serializer
+from drf_spectacular.utils import OpenApiResponse
 from rest_framework import exceptions, serializers
 from rest_framework.authentication import SessionAuthentication
 from rest_framework.permissions import SAFE_METHODS
@@ -165,7 +167,7 @@ class ApiSchema(AutoSchema):
             add(400, f"A parameter is not valid: {names}.")
         if self.view.get_authenticators():
             if self._anonymous_allowed():
-                add(401, "Credentials were sent and are not valid (none are needed).")
+                add(401, "A token was sent and is not valid (none is needed).")
             else:
                 add(401, "No credentials, or credentials that are not valid.")
         if not self._shopper_allowed():
@@ -235,9 +237,13 @@ class ApiSchema(AutoSchema):
         return response
 
     def _get_response_for_code(self, serializer, status_code, media_types=None, direction="response"):
-        # A view lists a business error by its exception class: {409: Conflict}.
-        if isinstance(serializer, type) and issubclass(serializer, exceptions.APIException):
-            return self._error_response(int(status_code), [str(serializer.default_detail)], serializer.default_code)
+        # A view lists a business error by its exception class: {409: Conflict}, or
+        # {409: OpenApiResponse(Conflict, description="...")} to say when it happens.
+        described = isinstance(serializer, OpenApiResponse)
+        error = serializer.response if described else serializer
+        if isinstance(error, type) and issubclass(error, exceptions.APIException):
+            why = serializer.description if described and serializer.description else str(error.default_detail)
+            return self._error_response(int(status_code), [why], error.default_code)
         return super()._get_response_for_code(serializer, status_code, media_types, direction)
 
     def _get_response_bodies(self, direction="response"):

@@ -1,5 +1,5 @@
 from django.core.exceptions import ValidationError as DjangoValidationError
-from drf_spectacular.utils import OpenApiExample, extend_schema
+from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.exceptions import AuthenticationFailed
 from rest_framework.permissions import AllowAny
@@ -54,7 +54,10 @@ class TokenApi(APIView):
 
     @extend_schema(
         request=TokenInput,
-        responses={200: TokenOutput, 401: AuthenticationFailed},
+        responses={
+            200: TokenOutput,
+            401: OpenApiResponse(AuthenticationFailed, description="No active account has this username and password."),
+        },
         examples=[
             OpenApiExample(
                 "Ada signs in", value={"username": "ada", "password": "a long passphrase"}, request_only=True

@@ -64,6 +64,7 @@ def test_a_business_error_a_view_names_keeps_its_words(schema):
     conflict = schema["paths"]["/api/v1/orders/{order_id}/cancel"]["post"]["responses"]["409"]
 
     assert conflict["content"]["application/json"]["example"]["error"]["code"] == "conflict"
+    assert conflict["description"] == "The order is already cancelled."
 
 
 def test_a_401_says_how_to_authenticate(schema):
