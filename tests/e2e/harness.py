@@ -10,10 +10,12 @@ import email.message
 import email.policy
 import itertools
 import os
+import shutil
 import signal
 import socket
 import struct
 import subprocess
+import sys
 import threading
 import time
 from dataclasses import dataclass, field
@@ -21,12 +23,18 @@ from pathlib import Path
 from urllib.parse import quote, urlsplit, urlunsplit
 
 import requests
+from aiosmtpd.controller import Controller
 from django.conf import settings
 from django.db import connection
+
+from tests.conftest import purge_queues
 
 BASE_DIR = Path(settings.BASE_DIR)
 WAIT = 60.0  # seconds: the bound on every wait for an outcome
 DEFAULT_PORTS = {"amqp": 5672, "amqps": 5671, "pyamqp": 5672, "redis": 6379, "rediss": 6379}
+# Nothing to gain from talking to other workers in a test; it only slows the start.
+WORKER_OPTIONS = [f"--hostname=e2e-{os.getpid()}@%h", "--without-gossip", "--without-mingle", "--without-heartbeat"]
+WEB_OPTIONS = ["--workers=2", "--timeout=30", "--no-control-socket"]
 
 
 def free_port() -> int:
@@ -271,6 +279,81 @@ def subprocess_database_url() -> str:
         port = f":{db['PORT']}" if db.get("PORT") else ""
         return f"postgres://{auth}@{host}{port}/{quote(db['NAME'], safe='')}"
     raise RuntimeError(f"e2e tests do not know how to hand {db['ENGINE']} to a subprocess")
+
+
+@contextlib.contextmanager
+def running_stack(logs: Path, extra_env: dict[str, str] | None = None):
+    """Start the system (see conftest.py) on the test database and broker; stop it all
+    on the way out. ``extra_env`` is added to every process's environment."""
+    shutil.rmtree(logs, ignore_errors=True)
+    logs.mkdir(parents=True)
+    broker_url = settings.CELERY_BROKER_URL
+    parts = urlsplit(broker_url)
+    proxy = None
+    web_broker_url = broker_url
+    if parts.scheme in DEFAULT_PORTS:
+        proxy = BrokerProxy((parts.hostname or "127.0.0.1", parts.port or DEFAULT_PORTS[parts.scheme]))
+        proxy.on()
+        web_broker_url = proxied_url(broker_url, proxy.port)
+
+    smtp = SmtpSink()
+    controller = Controller(smtp, hostname="127.0.0.1", port=free_port())
+    controller.start()
+
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "project.settings",
+        "PYTHONUNBUFFERED": "1",
+        "DATABASE_URL": subprocess_database_url(),
+        "CELERY_BROKER_URL": broker_url,
+        "ORDERFLOW_VAR_DIR": str(Path(settings.VAR_DIR).resolve()),
+        "SANDBOX_GATEWAY_DB": str(Path(settings.SANDBOX_GATEWAY_DB).resolve()),
+        "EMAIL_HOST": "127.0.0.1",
+        "EMAIL_PORT": str(controller.port),
+        "EMAIL_BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+        "EVENTS_RETRY_BACKOFF_BASE": "0.2",
+        "EVENTS_RELAY_GRACE_SECONDS": "1",
+        "LOG_LEVEL": "INFO",
+        # DEBUG stays off, as in production: the test process's SECRET_KEY (pytest-env)
+        # comes with os.environ, and the stack is spoken to in plain HTTP.
+        "SECURE_SSL_REDIRECT": "false",
+        # Every customer signs up from 127.0.0.1: limits for a crowd, not for one client.
+        **{name: "100000/min" for name in ("THROTTLE_ANON", "THROTTLE_USER", "THROTTLE_ORDERS", "THROTTLE_AUTH")},
+        **(extra_env or {}),
+    }
+    web_env = {**env, "CELERY_BROKER_URL": web_broker_url}
+    port = free_port()
+    stack = Stack(base_url=f"http://127.0.0.1:{port}", broker_url=broker_url, smtp=smtp, proxy=proxy)
+    python = sys.executable
+    try:
+        purge_queues()
+        stack.worker = stack.start(
+            "worker",
+            [python, "-m", "celery", "-A", "project", "worker", "-l", "info", "--concurrency=2", *WORKER_OPTIONS],
+            env,
+            logs,
+        )
+        stack.web = stack.start(
+            "web",
+            [python, "-m", "gunicorn", "project.wsgi", f"--bind=127.0.0.1:{port}", *WEB_OPTIONS],
+            web_env,
+            logs,
+        )
+        stack.relay = stack.start(
+            "relay", [python, "manage.py", "relay_events", "--loop", "--interval", "0.5"], web_env, logs
+        )
+        stack.wait_for(lambda: " ready." in stack.worker.log(), "the worker's 'ready.' in its log")
+        stack.wait_for(lambda: http_ok(f"{stack.base_url}/healthz"), "the web process to answer on /healthz")
+        stack.wait_for(lambda: "relay: every" in stack.relay.log(), "the relay's start line in its log")
+        yield stack
+    finally:
+        # Each stop on its own: one that fails must not leave the others running.
+        with contextlib.ExitStack() as stopping:
+            if proxy is not None:
+                stopping.callback(proxy.off)
+            stopping.callback(controller.stop)
+            for proc in stack.procs:
+                stopping.callback(proc.stop)
 
 
 def http_ok(url: str) -> bool:
