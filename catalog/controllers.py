@@ -1,4 +1,4 @@
-from drf_spectacular.utils import extend_schema, extend_schema_view
+from drf_spectacular.utils import OpenApiExample, extend_schema, extend_schema_view
 from rest_framework import status
 from rest_framework.exceptions import NotFound
 from rest_framework.generics import GenericAPIView, ListAPIView
@@ -25,7 +25,24 @@ class ProductListApi(ListAPIView):
     def get_queryset(self):
         return selectors.product_list()
 
-    @extend_schema(request=ProductCreateInput, responses={201: ProductOutput}, summary="Add a product (staff)")
+    @extend_schema(
+        request=ProductCreateInput,
+        responses={201: ProductOutput},
+        examples=[
+            OpenApiExample(
+                "A cap",
+                value={"sku": "CAP-02", "name": "Cap", "price": "15.00", "currency": "EUR", "stock": 30},
+                request_only=True,
+            ),
+            OpenApiExample(
+                "The cap in the catalog",
+                value={"id": 6, "sku": "CAP-02", "name": "Cap", "price": "15.00", "currency": "EUR", "stock": 30},
+                response_only=True,
+                status_codes=["201"],
+            ),
+        ],
+        summary="Add a product (staff)",
+    )
     def post(self, request):
         data = validated(ProductCreateInput, request.data)
         try:
@@ -45,9 +62,10 @@ class ProductDetailApi(GenericAPIView):
             raise NotFound("No product with this SKU.")
         return product
 
-    @extend_schema(summary="One product")
+    @extend_schema(summary="One product (staff see inactive ones too)")
     def get(self, request, sku: str):
-        return Response(ProductOutput(self._product(sku)).data)
+        # Staff read what they can change: a product made or set inactive is still theirs.
+        return Response(ProductOutput(self._product(sku, include_inactive=request.user.is_staff)).data)
 
     @extend_schema(request=ProductUpdateInput, responses={200: ProductOutput}, summary="Change a product (staff)")
     def patch(self, request, sku: str):

@@ -1,6 +1,6 @@
 from rest_framework import serializers
 
-from project.api import InputSerializer
+from project.api import InputSerializer, MoneyInput
 
 from .models import Product, sku_validator
 
@@ -12,17 +12,18 @@ class ProductOutput(serializers.ModelSerializer):
 
 
 class ProductCreateInput(InputSerializer):
-    sku = serializers.CharField(max_length=64, validators=[sku_validator])
+    # Not trimmed, like the currency: the schema's pattern says what is taken, and a space is not.
+    sku = serializers.CharField(max_length=64, validators=[sku_validator], trim_whitespace=False)
     name = serializers.CharField(max_length=200)
-    price = serializers.DecimalField(max_digits=10, decimal_places=2, min_value=0)
-    currency = serializers.RegexField(r"^[A-Za-z]{3}\Z", required=False)
+    price = MoneyInput()
+    currency = serializers.RegexField(r"^[A-Za-z]{3}\Z", required=False, trim_whitespace=False)
     stock = serializers.IntegerField(min_value=0, max_value=2_147_483_647, default=0)
     is_active = serializers.BooleanField(default=True)
 
 
 class ProductUpdateInput(InputSerializer):
     name = serializers.CharField(max_length=200, required=False)
-    price = serializers.DecimalField(max_digits=10, decimal_places=2, min_value=0, required=False)
-    currency = serializers.RegexField(r"^[A-Za-z]{3}\Z", required=False)
+    price = MoneyInput(required=False)
+    currency = serializers.RegexField(r"^[A-Za-z]{3}\Z", required=False, trim_whitespace=False)
     stock = serializers.IntegerField(min_value=0, max_value=2_147_483_647, required=False)
     is_active = serializers.BooleanField(required=False)

@@ -21,7 +21,7 @@ class NotificationListApi(ListAPIView):
 
 
 class NotificationReadApi(APIView):
-    @extend_schema(request=None, responses={200: NotificationOutput}, summary="Mark a notification read")
+    @extend_schema(request=NoInput, responses={200: NotificationOutput}, summary="Mark a notification read")
     def post(self, request, notification_id: int):
         customer = customer_selectors.customer_of(request.user)
         notification = selectors.notification_of(customer, notification_id) if customer else None

@@ -4,7 +4,13 @@ from collections.abc import Callable
 from django.http import HttpResponse
 from django.http.response import HttpResponseBase
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
+from drf_spectacular.utils import (
+    OpenApiExample,
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_view,
+)
 from rest_framework import status
 from rest_framework.exceptions import NotFound
 from rest_framework.generics import ListAPIView
@@ -27,11 +33,31 @@ IDEMPOTENCY_KEY = OpenApiParameter(
     OpenApiTypes.STR,
     OpenApiParameter.HEADER,
     required=False,
+    pattern=rf"^{VALID_KEY.pattern}$",
     description="1 to 255 printable ASCII characters, unique per request you mean once (a UUID is fine). "
     "Send the same key with the same request again and you get the first answer again, byte for byte, "
     "with `Idempotent-Replayed: true`, and nothing is done twice. Keys are yours alone and kept for 24 h. "
     "The same key with another request (path or body) is 422; while the first request is still running, "
     "409. A refused request (4xx) does not use its key up.",
+)
+
+PLACE_ORDER_REQUEST = OpenApiExample(
+    "Two mugs",
+    value={"items": [{"sku": "MUG-01", "quantity": 2}], "payment_token": "tok_ok"},
+    request_only=True,
+)
+PLACE_ORDER_ANSWER = OpenApiExample(
+    "Placed, payment to follow",
+    value={
+        "id": 42,
+        "status": "pending",
+        "total": "25.80",
+        "currency": "EUR",
+        "items": [{"sku": "MUG-01", "name": "Mug", "quantity": 2, "unit_price": "12.90", "line_total": "25.80"}],
+        "created_at": "2026-01-31T09:30:00Z",
+    },
+    response_only=True,
+    status_codes=["201"],
 )
 
 
@@ -86,7 +112,11 @@ class OrderListApi(ListAPIView):
         return selectors.orders_of(customer)
 
     @extend_schema(
-        request=OrderInput, responses={201: OrderOutput}, parameters=[IDEMPOTENCY_KEY], summary="Place an order"
+        request=OrderInput,
+        responses={201: OrderOutput},
+        parameters=[IDEMPOTENCY_KEY],
+        examples=[PLACE_ORDER_REQUEST, PLACE_ORDER_ANSWER],
+        summary="Place an order",
     )
     def post(self, request):
         data = validated(OrderInput, request.data)
@@ -111,8 +141,8 @@ class OrderDetailApi(APIView):
 
 class OrderCancelApi(APIView):
     @extend_schema(
-        request=None,
-        responses={200: OrderOutput},
+        request=NoInput,
+        responses={200: OrderOutput, 409: OpenApiResponse(Conflict, description="The order is already cancelled.")},
         parameters=[IDEMPOTENCY_KEY],
         summary="Cancel a pending or paid order",
     )

@@ -10,6 +10,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import environ
+from django.conf import global_settings
 from django.core.exceptions import ImproperlyConfigured
 from kombu import Queue
 
@@ -125,6 +126,9 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # under var/ by default (no server; shared by the workers of one machine), Redis for
 # several machines, e.g. CACHE_URL=redis://127.0.0.1:6379/1.
 CACHES = {"default": env.cache("CACHE_URL", default=f"filecache://{VAR_DIR / 'cache'}")}
+# Django's default (PBKDF2, deliberately slow). A test that signs up hundreds of accounts
+# over HTTP (tests/project/test_api_fuzz.py) names a fast one; never do that in production.
+PASSWORD_HASHERS = env.list("PASSWORD_HASHERS", default=global_settings.PASSWORD_HASHERS)
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -165,7 +169,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "project.pagination.Pagination",
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "project.schema.ApiSchema",
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "EXCEPTION_HANDLER": "project.errors.api_exception_handler",
     "COERCE_DECIMAL_TO_STRING": True,
@@ -190,11 +194,38 @@ REST_FRAMEWORK = {
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Orderflow API",
-    "DESCRIPTION": "Event-driven order backend: the API records and announces; payment, "
-    "email, points and notifications follow asynchronously.",
+    "DESCRIPTION": """Event-driven order backend: the API records and announces; payment, email, points and
+notifications follow asynchronously (an order is answered `pending`, then becomes `paid` or
+`cancelled`; follow it with `GET /api/v1/orders/{order_id}` and its timeline of events).
+
+**Authentication.** `POST /api/v1/auth/register`, then `POST /api/v1/auth/token` with the
+username and password gives a token; send it as `Authorization: Token <key>`. Operations
+that need no login (registration, the token, reading the catalog) say so in their
+security requirements; an invalid token is refused with 401 even there.
+
+**Errors.** Every error answer is JSON of one shape, the `Error` schema:
+`{"error": {"code": "...", "message": "...", "fields": {...}}}`. `code` is a stable
+machine-readable word (`invalid`, `not_authenticated`, `permission_denied`, `not_found`,
+`conflict`, `unprocessable`, `throttled`, ...), `message` a sentence for people, and
+`fields`, on a 400, names each offending input (body field, query parameter or header)
+with its messages. Each operation lists the error statuses it can answer. No input
+produces a 500.
+
+**Idempotency.** `POST /api/v1/orders` takes an optional `Idempotency-Key` header (1 to
+255 printable ASCII characters, no spaces; anything else is 400). The same key with the
+same body again answers the first answer again, with no second order; the same key with
+another body is 422; the same key while its first request is still running is 409. Keys
+are the caller's own: two accounts never share one.
+
+**Lists** are paginated: `page` (from 1) and `page_size` (1 to 100, default 20); a page
+past the last is 404.""",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "project.schema.add_links",
+    ],
 }
 # Requests larger than this are refused before they are parsed.
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=64 * 1024)

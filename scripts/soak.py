@@ -113,7 +113,7 @@ def main() -> int:
         ),
     }
     faults: Counter[str] = Counter()
-    with running_stack(Path(settings.VAR_DIR) / "soak-logs", env=env) as stack:
+    with running_stack(Path(settings.VAR_DIR) / "soak-logs", extra_env=env) as stack:
         streams = [Stream(Api(stack).sign_up()) for _ in range(args.clients)]
         placed = 0
         while placed < args.orders:

@@ -1,5 +1,5 @@
 from django.core.exceptions import ValidationError as DjangoValidationError
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.exceptions import AuthenticationFailed, ValidationError
 from rest_framework.permissions import AllowAny
@@ -19,7 +19,24 @@ class RegisterApi(APIView):
     authentication_classes = []
     throttle_scope = "auth"
 
-    @extend_schema(request=RegisterInput, responses={201: UserOutput}, summary="Create a shopper account")
+    @extend_schema(
+        request=RegisterInput,
+        responses={201: UserOutput},
+        examples=[
+            OpenApiExample(
+                "Ada",
+                value={"username": "ada", "email": "ada@example.com", "password": "a long passphrase"},
+                request_only=True,
+            ),
+            OpenApiExample(
+                "Ada's account",
+                value={"id": 7, "username": "ada", "email": "ada@example.com"},
+                response_only=True,
+                status_codes=["201"],
+            ),
+        ],
+        summary="Create a shopper account",
+    )
     def post(self, request):
         data = validated(RegisterInput, request.data)
         try:
@@ -37,7 +54,22 @@ class TokenApi(APIView):
     permission_classes = [AllowAny]
     throttle_scope = "auth"
 
-    @extend_schema(request=TokenInput, responses={200: TokenOutput}, summary="Exchange credentials for an API token")
+    @extend_schema(
+        request=TokenInput,
+        responses={
+            200: TokenOutput,
+            401: OpenApiResponse(AuthenticationFailed, description="No active account has this username and password."),
+        },
+        examples=[
+            OpenApiExample(
+                "Ada signs in", value={"username": "ada", "password": "a long passphrase"}, request_only=True
+            ),
+            OpenApiExample(
+                "Ada's token", value={"token": "9944b09199c62bcf9418ad846dd0e4bbdfc6ee4b"}, response_only=True
+            ),
+        ],
+        summary="Exchange credentials for an API token",
+    )
     def post(self, request):
         data = validated(TokenInput, request.data)
         try:
@@ -48,7 +80,7 @@ class TokenApi(APIView):
 
 
 class LogoutApi(APIView):
-    @extend_schema(request=None, responses={204: None}, summary="Revoke the caller's API token")
+    @extend_schema(request=NoInput, responses={204: None}, summary="Revoke the caller's API token")
     def post(self, request):
         validated(NoInput, request.data)
         services.revoke_token(request.user)

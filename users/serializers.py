@@ -6,8 +6,9 @@ from .models import User
 
 
 class RegisterInput(InputSerializer):
-    username = serializers.RegexField(r"^[\w.@+-]+\Z", max_length=150)
-    email = serializers.EmailField(max_length=254)
+    # Not trimmed: the schema's pattern and format say what is taken, and a space is not.
+    username = serializers.RegexField(r"^[\w.@+-]+\Z", max_length=150, trim_whitespace=False)
+    email = serializers.EmailField(max_length=254, trim_whitespace=False)
     password = serializers.CharField(write_only=True, max_length=128, style={"input_type": "password"})
 
 

@@ -45,6 +45,8 @@ from aiosmtpd.controller import Controller
 from django.conf import settings
 from django.db import connection
 
+from tests.conftest import purge_queues
+
 BASE_DIR = Path(settings.BASE_DIR)
 WAIT = 60.0  # seconds: the bound on every wait for an outcome
 DEFAULT_PORTS = {"amqp": 5672, "amqps": 5671, "pyamqp": 5672, "redis": 6379, "rediss": 6379}
@@ -367,12 +369,10 @@ STACK_ENV = {
 
 
 @contextlib.contextmanager
-def running_stack(logs: Path, env: dict | None = None) -> Iterator[Stack]:
+def running_stack(logs: Path, extra_env: dict[str, str] | None = None) -> Iterator[Stack]:
     """Start SMTP sink, broker proxy, worker, web server and relay (logs in ``logs``,
-    emptied first); stop them all on the way out. ``env`` is added to STACK_ENV for
-    every process."""
-    from tests.conftest import purge_queues
-
+    emptied first); stop them all on the way out. ``extra_env`` is added to STACK_ENV
+    for every process."""
     shutil.rmtree(logs, ignore_errors=True)
     logs.mkdir(parents=True)
     broker_url = settings.CELERY_BROKER_URL
@@ -400,7 +400,7 @@ def running_stack(logs: Path, env: dict | None = None) -> Iterator[Stack]:
         "EMAIL_PORT": str(controller.port),
         "EMAIL_BACKEND": "django.core.mail.backends.smtp.EmailBackend",
         **STACK_ENV,
-        **(env or {}),
+        **(extra_env or {}),
     }
     web_env = {**process_env, "CELERY_BROKER_URL": web_broker_url}
     port = free_port()

@@ -36,7 +36,7 @@ def stack(django_db_setup):
             f"fault tests need a network broker (RabbitMQ or Redis), not {scheme}://, whose "
             "connection they can cut; CI runs them on PostgreSQL + RabbitMQ and PostgreSQL + Redis"
         )
-    with running_stack(Path(settings.VAR_DIR) / "faults-logs", env=FAULT_STACK_ENV) as stack:
+    with running_stack(Path(settings.VAR_DIR) / "faults-logs", extra_env=FAULT_STACK_ENV) as stack:
         stack.baseline = {role: (getattr(stack, role).args, getattr(stack, role).env) for role in ROLES}
         yield stack
 

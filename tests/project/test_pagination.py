@@ -1,5 +1,6 @@
-"""Lists come in pages: 20 rows by default, ``page_size`` asks for another size, and
-no request gets more than the cap (``project.pagination``) in one answer."""
+"""Lists come in pages: 20 rows by default, ``page_size`` asks for another size up to
+the cap (``project.pagination``); asking for more, or for nonsense, is a 400 naming the
+parameter (the schema's bounds), never a silently different page."""
 
 import pytest
 
@@ -20,14 +21,17 @@ def many_products():
     return count
 
 
-def test_a_page_size_over_the_cap_is_capped(api_client, many_products):
-    response = api_client.get(PRODUCTS, {"page_size": 10_000})
+def test_a_page_size_up_to_the_cap_is_served_and_over_it_is_400(api_client, many_products):
+    at_cap = api_client.get(PRODUCTS, {"page_size": Pagination.max_page_size})
+    over = api_client.get(PRODUCTS, {"page_size": 10_000})
 
-    assert response.status_code == 200
-    body = response.json()
+    assert at_cap.status_code == 200
+    body = at_cap.json()
     assert body["count"] == many_products
     assert len(body["results"]) == Pagination.max_page_size == 100
     assert body["next"] is not None
+    assert over.status_code == 400
+    assert list(over.json()["error"]["fields"]) == ["page_size"]
 
 
 def test_the_default_page_and_a_smaller_page_size(api_client, many_products):
@@ -36,11 +40,11 @@ def test_the_default_page_and_a_smaller_page_size(api_client, many_products):
 
 
 @pytest.mark.parametrize("page_size", ["0", "-1", "many"])
-def test_a_page_size_that_is_not_a_positive_number_gets_the_default(api_client, many_products, page_size):
+def test_a_page_size_that_is_not_a_positive_number_is_400(api_client, many_products, page_size):
     response = api_client.get(PRODUCTS, {"page_size": page_size})
 
-    assert response.status_code == 200
-    assert len(response.json()["results"]) == Pagination.page_size
+    assert response.status_code == 400
+    assert list(response.json()["error"]["fields"]) == ["page_size"]
 
 
 def test_a_page_past_the_end_is_a_json_404(api_client, many_products):
