@@ -182,11 +182,14 @@ def enqueue(task, event: Event) -> None:
 
 
 def _reopen(run: HandlerRun, spec) -> None:
-    """Count one more send; each one waits twice as long as the last (up to 32
-    leases) before the relay sends again, so runs stuck behind a backlog, or on a
-    queue nobody consumes, do not pile up copies every pass."""
+    """Count one more send and set when the relay may send again: one lease after a
+    first send, and each re-send in a row waits twice as long as the last (up to 32
+    leases), so runs stuck behind a backlog, or on a queue nobody consumes, do not
+    pile up copies every pass. The doubling counts ``resends``, which starts over
+    when a worker takes the run or staff retry it, so a run that was handled once and
+    lost again later is re-sent within a lease, not after the longest wait."""
     run.enqueued += 1
-    run.deadline = timezone.now() + spec.lease * 2 ** min(run.enqueued - 1, 5)
+    run.deadline = timezone.now() + spec.lease * 2 ** min(run.resends, 5)
     run.save(update_fields=["status", "deadline", "enqueued", "resends", "updated_at"])
 
 
@@ -305,13 +308,16 @@ def _resend(run_id: int, *, only_overdue: bool) -> bool:
             # now must take it, and would stand aside for a lease or backoff that the
             # new deadline below seems to extend.
             run.status = HandlerRun.Status.PENDING
-        run.resends += 1
+        # The relay's sends count towards its bound; one staff asked for (or a retry)
+        # starts the run afresh instead.
+        counted = 1 if only_overdue else 0
+        run.resends += counted
         _reopen(run, task.spec)
     try:
         _publish(task, run)
     except Exception:
         HandlerRun.objects.filter(pk=run_id, deadline=run.deadline).update(
-            deadline=overdue_since, status=status_before, resends=F("resends") - 1
+            deadline=overdue_since, status=status_before, resends=F("resends") - counted
         )
         raise
     logger.info("run=%s handler=%s event=%s re-sent", run.pk, run.handler, run.event_id)

@@ -13,6 +13,7 @@ from django.utils import timezone
 from events import services
 from events.models import Event, HandlerRun
 from orders.models import Order
+from project.celery import app as celery_app
 from tests.admin_support import table_rows
 from tests.conftest import purge_queues, queued_messages
 from tests.factories import UserFactory, place_order
@@ -141,3 +142,28 @@ def test_staff_find_events_failing_to_dispatch_in_the_admin(admin_client, poison
     row = dict(zip([h.lower() for h in header], rows[0], strict=False))
     assert row["type"] == "order.placed.v0"
     assert row["dispatch error"] == "KeyError: 'order.placed.v0'"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_wait_before_a_resend_doubles_in_a_row_and_starts_over_when_staff_retry(mug, broker, settings):
+    settings.EVENTS_MAX_RESENDS = 10
+    place_order(UserFactory().customer, {mug: 1})
+    run = HandlerRun.objects.get(handler="payments.charge_order")
+    lease = celery_app.tasks[run.handler].spec.lease
+
+    def leases_until_next_send() -> float:
+        run.refresh_from_db()
+        return (run.deadline - timezone.now()) / lease
+
+    assert leases_until_next_send() == pytest.approx(1, abs=0.1)
+    for expected in (2, 4, 8):
+        purge_queues()
+        overdue(run)
+        assert services.relay().resent == 1
+        assert leases_until_next_send() == pytest.approx(expected, abs=0.1)
+
+    # Long after, the run is a dead letter with many sends behind it; staff retry it.
+    HandlerRun.objects.filter(pk=run.pk).update(status="failed", enqueued=40, resends=10)
+    assert services.retry_failed(run.pk) is True
+
+    assert leases_until_next_send() == pytest.approx(1, abs=0.1)  # not 32 leases
