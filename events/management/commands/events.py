@@ -12,34 +12,15 @@ events prune [--older-than 30d] [--dry-run]
 
 import argparse
 import getpass
-from datetime import datetime, time, timedelta
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
-from django.utils import timezone
-from django.utils.dateparse import parse_date, parse_datetime
 
 from events import selectors, services, types
 from events.management import relay
 from events.subscriptions import subscriptions_of
-from project.durations import duration_argument, parse_duration
-
-
-def parse_since(value: str) -> datetime:
-    """``2h``, ``1h30m``, ``3d`` (that long ago), or an ISO date or datetime (naive
-    ones are in the project's time zone)."""
-    delta = parse_duration(value)
-    if delta is not None:
-        return timezone.now() - delta
-    try:
-        moment = parse_datetime(value.strip())
-        if moment is None and (day := parse_date(value.strip())) is not None:
-            moment = datetime.combine(day, time.min)
-    except ValueError:
-        moment = None
-    if moment is None:
-        raise argparse.ArgumentTypeError(f"{value!r}: give a duration like 2h, 30m, 1d, or an ISO date/datetime")
-    return timezone.make_aware(moment) if timezone.is_naive(moment) else moment
+from project.durations import duration_argument, parse_since
 
 
 def known_handlers() -> list[str]:

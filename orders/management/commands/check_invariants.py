@@ -1,28 +1,7 @@
-import argparse
-import re
-from datetime import UTC, timedelta
-
 from django.core.management.base import BaseCommand
-from django.utils import timezone
-from django.utils.dateparse import parse_datetime
 
 from orders.invariants import INVARIANTS, check_invariants
-
-DURATION = re.compile(r"(\d+(?:\.\d+)?)([smhd])")
-UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
-
-
-def parse_since(value: str):
-    """An ISO datetime (UTC if it names no zone) or a duration back from now: 90s, 30m, 2h, 7d."""
-    if match := DURATION.fullmatch(value.strip()):
-        return timezone.now() - timedelta(**{UNITS[match[2]]: float(match[1])})
-    try:
-        moment = parse_datetime(value.strip())
-    except ValueError:
-        moment = None
-    if moment is None:
-        raise argparse.ArgumentTypeError(f"{value!r} is neither an ISO datetime nor a duration like 2h")
-    return moment if timezone.is_aware(moment) else timezone.make_aware(moment, UTC)
+from project.durations import parse_since
 
 
 class Command(BaseCommand):
@@ -35,7 +14,8 @@ class Command(BaseCommand):
         parser.add_argument(
             "--since",
             type=parse_since,
-            help="Only orders, runs and events since then: an ISO datetime or a duration like 2h (stock: always all).",
+            help="Only orders changed since then: a duration like 2h or an ISO date/datetime (stock, overdue runs "
+            "and undispatched events: always all).",
         )
 
     def handle(self, *args, since, **options):
