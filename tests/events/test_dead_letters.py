@@ -1,7 +1,6 @@
 """Dead letters: a failed run is retried (once, however often staff ask) or skipped for
 good, from the admin and from the shell."""
 
-import threading
 from datetime import timedelta
 from decimal import Decimal
 from io import StringIO
@@ -19,6 +18,7 @@ from orders.models import Order
 from payments.gateways.sandbox import SandboxGateway
 from project.celery import app as celery_app
 from tests.admin_support import table_rows
+from tests.concurrency import at_once
 from tests.conftest import purge_queues, queued_messages
 from tests.events.conftest import record_thing
 from tests.factories import UserFactory, place_order
@@ -68,21 +68,8 @@ def test_retrying_a_dead_letter_twice_in_a_row_sends_it_once(dead_letter, broker
 def test_staff_retrying_one_dead_letter_at_the_same_time_reopen_and_send_it_once(dead_letter, broker):
     purge_queues()
     clicks = 6
-    barrier = threading.Barrier(clicks)
-    outcomes: list[bool] = []
 
-    def click() -> None:
-        try:
-            barrier.wait()
-            outcomes.append(services.retry_failed(dead_letter.pk))
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=click) for _ in range(clicks)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=60)
+    outcomes = at_once([lambda: services.retry_failed(dead_letter.pk)] * clicks)
 
     assert sorted(outcomes) == [False] * (clicks - 1) + [True]
     assert HandlerRun.objects.get(pk=dead_letter.pk).enqueued == 2

@@ -1,6 +1,6 @@
 import json
-import threading
 from datetime import timedelta
+from functools import partial
 
 import pytest
 from django.db import connection
@@ -10,6 +10,7 @@ from catalog.models import Product
 from events.models import Event
 from orders.models import IdempotencyKey, Order
 from orders.tasks import prune_idempotency_keys
+from tests.concurrency import at_once
 from tests.conftest import client_for
 from tests.factories import ProductFactory, UserFactory
 
@@ -206,27 +207,13 @@ def test_concurrent_requests_with_one_key_place_exactly_one_order(broker):
     ProductFactory(sku="MUG-01", stock=100)
     shopper = UserFactory()
     clients = [client_for(shopper) for _ in range(20)]
-    barrier = threading.Barrier(len(clients))
-    answers: list[tuple[int, bytes]] = []
-    errors: list[BaseException] = []
 
-    def send(client):
-        try:
-            barrier.wait(timeout=10)
-            response = post(client, key="once")
-            answers.append((response.status_code, response.content))
-        except BaseException as exc:  # reported by the main thread
-            errors.append(exc)
-        finally:
-            connection.close()
+    def send(client) -> tuple[int, bytes]:
+        response = post(client, key="once")
+        return response.status_code, response.content
 
-    threads = [threading.Thread(target=send, args=(c,)) for c in clients]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=30)
+    answers = at_once([partial(send, client) for client in clients])
 
-    assert not errors
     assert len(answers) == len(clients)
     order = Order.objects.get()
     assert Product.objects.get(sku="MUG-01").stock == 98
@@ -247,23 +234,13 @@ def test_a_key_used_by_another_customer_at_the_same_moment_gets_their_own_order(
     conflicts with or sees the other's answer."""
     ProductFactory(sku="MUG-01", stock=100)
     customers = [UserFactory(), UserFactory()]
-    barrier = threading.Barrier(len(customers))
-    answers: dict[int, tuple[int, dict]] = {}
 
-    def send(user):
-        try:
-            barrier.wait(timeout=10)
-            response = post(client_for(user), key="same-key")
-            answers[user.pk] = (response.status_code, response.json())
-        finally:
-            connection.close()
+    def send(user) -> tuple[int, dict]:
+        response = post(client_for(user), key="same-key")
+        return response.status_code, response.json()
 
-    threads = [threading.Thread(target=send, args=(u,)) for u in customers]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=30)
+    answers = at_once([partial(send, user) for user in customers])
 
-    assert {status for status, _ in answers.values()} == {201}
-    for user in customers:
-        assert Order.objects.get(pk=answers[user.pk][1]["id"]).customer == user.customer
+    assert {status for status, _ in answers} == {201}
+    for user, (_, body) in zip(customers, answers, strict=True):
+        assert Order.objects.get(pk=body["id"]).customer == user.customer

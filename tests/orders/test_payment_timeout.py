@@ -23,6 +23,7 @@ from orders.models import Order
 from payments.gateways.sandbox import SandboxGateway
 from payments.models import Payment
 from project.celery import app as celery_app
+from tests.concurrency import at_once
 from tests.factories import UserFactory, place_order
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -139,21 +140,8 @@ def test_sweepers_running_at_once_cancel_each_order_once(broker):
     orders = [place_order(customer, {product: 2}) for _ in range(12)]
     Order.objects.update(created_at=timezone.now() - timedelta(hours=1))
     sweepers = 4
-    barrier = threading.Barrier(sweepers)
-    cancelled: list[list[int]] = []
 
-    def sweep() -> None:
-        try:
-            barrier.wait()
-            cancelled.append(services.cancel_unpaid_orders(limit=100))
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=sweep) for _ in range(sweepers)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=60)
+    cancelled = at_once([lambda: services.cancel_unpaid_orders(limit=100)] * sweepers)
 
     every = [order_id for batch in cancelled for order_id in batch]
     assert len(cancelled) == sweepers

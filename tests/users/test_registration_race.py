@@ -1,12 +1,12 @@
 """Two registrations of one name at once: one account, the other a 400, never a 500."""
 
-import threading
+from functools import partial
 
 import pytest
-from django.db import connection
 from rest_framework.test import APIClient
 
 from customers.models import Customer
+from tests.concurrency import at_once
 from users.models import User
 
 REGISTER = "/api/v1/auth/register"
@@ -15,26 +15,12 @@ REGISTER = "/api/v1/auth/register"
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_registrations_of_one_name_in_any_case_create_one_account():
     names = ["racer", "RACER", "Racer", "racer", "rAcEr", "RACER"]
-    barrier = threading.Barrier(len(names))
-    statuses: list[int] = []
 
-    def register(i: int, name: str) -> None:
-        try:
-            barrier.wait()
-            response = APIClient().post(
-                REGISTER,
-                {"username": name, "email": f"racer{i}@example.com", "password": "a-Long-pa55phrase"},
-                format="json",
-            )
-            statuses.append(response.status_code)
-        finally:
-            connection.close()
+    def register(i: int, name: str) -> int:
+        body = {"username": name, "email": f"racer{i}@example.com", "password": "a-Long-pa55phrase"}
+        return APIClient().post(REGISTER, body, format="json").status_code
 
-    threads = [threading.Thread(target=register, args=(i, name)) for i, name in enumerate(names)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=60)
+    statuses = at_once([partial(register, i, name) for i, name in enumerate(names)])
 
     assert sorted(statuses) == [201] + [400] * (len(names) - 1)
     assert User.objects.filter(username__iexact="racer").count() == 1
