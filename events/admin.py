@@ -181,8 +181,7 @@ class HandlerRunAdmin(ReadOnlyAdmin):
 
     @admin.action(description="Retry failed runs", permissions=["retry"])
     def retry_failed_runs(self, request, queryset):
-        ids = list(queryset.filter(status=HandlerRun.Status.FAILED).order_by("id").values_list("id", flat=True))
-        skipped = queryset.count() - len(ids)
+        ids, skipped = _ids_with_status(queryset, HandlerRun.Status.FAILED)
         # A reopened run is due at once: if the broker refuses it now, the relay sends it.
         retried = sum(services.retry_failed(run_id) for run_id in ids)
         self.message_user(
@@ -193,8 +192,7 @@ class HandlerRunAdmin(ReadOnlyAdmin):
 
     @admin.action(description="Skip failed runs (give them up for good)", permissions=["retry"])
     def skip_failed_runs(self, request, queryset):
-        ids = list(queryset.filter(status=HandlerRun.Status.FAILED).order_by("id").values_list("id", flat=True))
-        left = queryset.count() - len(ids)
+        ids, left = _ids_with_status(queryset, HandlerRun.Status.FAILED)
         by = f"{request.user.get_username()} (admin)"
         skipped = sum(services.skip_failed(run_id, by=by, reason="given up in the admin") for run_id in ids)
         self.message_user(
@@ -205,10 +203,16 @@ class HandlerRunAdmin(ReadOnlyAdmin):
 
     @admin.action(description="Re-send open runs now", permissions=["retry"])
     def resend_open_runs(self, request, queryset):
-        ids = list(queryset.filter(status__in=HandlerRun.OPEN).order_by("id").values_list("id", flat=True))
+        ids, skipped = _ids_with_status(queryset, *HandlerRun.OPEN)
         report = services.resend_now(ids)
-        skipped = queryset.count() - len(ids)
         _tell(self, request, f"Re-sent {report.resent} open run(s); skipped {skipped} done or failed.", report)
+
+
+def _ids_with_status(queryset, *statuses: str) -> tuple[list[int], int]:
+    """The selected runs in these statuses (ids, oldest first), and how many others
+    the selection held, for an action that only applies to some."""
+    ids = list(queryset.filter(status__in=statuses).order_by("id").values_list("id", flat=True))
+    return ids, queryset.count() - len(ids)
 
 
 def _tell(model_admin, request, summary: str, report: services.RelayReport) -> None:
