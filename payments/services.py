@@ -12,8 +12,6 @@ lost (the worker died between the gateway call and our commit, or the call timed
 out): our row still says pending, and a void finds and refunds the capture.
 """
 
-from decimal import Decimal
-
 from django.db import transaction
 
 from events import selectors as event_selectors
@@ -27,7 +25,13 @@ from .models import Payment
 from .signals import payment_captured, payment_failed, payment_refunded
 
 
-def _lock_payment(*, order_id: int, amount: Decimal = Decimal("0"), currency: str = "") -> Payment:
+def _lock_payment(*, order_id: int) -> Payment:
+    """The order's payment, locked; made (for the order's total) by whichever of the
+    charge and the settle comes first."""
+    payment = Payment.objects.select_for_update().filter(order_id=order_id).first()
+    if payment is not None:
+        return payment
+    amount, currency = order_selectors.amount_of(order_id)
     payment, _ = Payment.objects.select_for_update().get_or_create(
         order_id=order_id, defaults={"amount": amount, "currency": currency, "gateway": get_gateway().name}
     )
@@ -44,7 +48,7 @@ def charge_key(order_id: int) -> str:
 
 
 @transaction.atomic
-def charge_order(*, order_id: int, amount: Decimal, currency: str, token: str) -> Payment:
+def charge_order(*, order_id: int, token: str) -> Payment:
     """Charge the order through the gateway and record ``payment.captured`` or
     ``payment.failed``.
 
@@ -54,7 +58,7 @@ def charge_order(*, order_id: int, amount: Decimal, currency: str, token: str) -
     cancelled before its charge ran is voided, never charged.
     Raises ``GatewayUnavailable`` on a transient failure; nothing is written then.
     """
-    payment = _lock_payment(order_id=order_id, amount=Decimal(amount), currency=currency)
+    payment = _lock_payment(order_id=order_id)
     if payment.status != Payment.Status.PENDING:
         return payment
     if order_selectors.status_of(order_id) == "cancelled":
@@ -62,7 +66,7 @@ def charge_order(*, order_id: int, amount: Decimal, currency: str, token: str) -
         # cancellation's settle task): void it instead of charging and refunding.
         return _void(payment, order_id=order_id)
     result = get_gateway().charge(
-        amount=payment.amount, currency=currency, token=token, idempotency_key=charge_key(order_id)
+        amount=payment.amount, currency=payment.currency, token=token, idempotency_key=charge_key(order_id)
     )
     # Fault tests: die with the money taken and nothing written (project/faults.py).
     crash_point("payments.after_charge")
@@ -105,11 +109,8 @@ def _void(payment: Payment, *, order_id: int) -> Payment:
     """A pending payment of a cancelled order: tell the gateway the charge must take
     no money. If an earlier attempt did capture (its answer lost), that is refunded
     and ``payment.refunded`` recorded; otherwise the payment is voided."""
-    key = event_selectors.key_of(order_placed, order_id=order_id)
-    found = get_gateway().void(idempotency_key=key) if key else None
-    if found and found.refund_id:
-        if not payment.amount:  # the row was made here, by the settle: take the figure from the order
-            payment.amount, payment.currency = order_selectors.amount_of(order_id)
+    found = get_gateway().void(idempotency_key=charge_key(order_id))
+    if found.refund_id:
         return _refunded(payment, order_id=order_id, charge_id=found.charge_id, refund_id=found.refund_id)
     payment.status = Payment.Status.VOIDED
     payment.save(update_fields=["status", "updated_at"])

@@ -9,13 +9,7 @@ from . import services
 @event_handler("payments.charge_order", queue="payments", max_attempts=12)
 def charge_order(event: Event) -> None:
     """order.placed: charge the order through the gateway."""
-    p = event.payload
-    services.charge_order(
-        order_id=p["order_id"],
-        amount=p["total"],
-        currency=p["currency"],
-        token=p["payment_token"],
-    )
+    services.charge_order(order_id=event.payload["order_id"], token=event.payload["payment_token"])
 
 
 @event_handler("payments.settle_cancelled_order", queue="payments", max_attempts=8)

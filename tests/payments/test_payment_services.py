@@ -25,7 +25,7 @@ def order(mug):
 
 
 def charge(order, token="tok_ok"):
-    return services.charge_order(order_id=order.pk, amount="25.80", currency="EUR", token=token)
+    return services.charge_order(order_id=order.pk, token=token)
 
 
 def test_charging_an_order_twice_charges_the_card_once(order):
