@@ -37,9 +37,15 @@ class ScopedWriteThrottle(_RatesFromSettings, throttling.ScopedRateThrottle):
             return True
         return super().allow_request(request, view)
 
+
+class ByAddressScopedThrottle(ScopedWriteThrottle):
+    """The view's ``throttle_scope`` counted per client address even with credentials:
+    for logging in, which is guessed at from one address with any number of accounts
+    (a token of one's own must not buy a fresh allowance of password guesses)."""
+
     def get_cache_key(self, request, view):
-        if self.scope == "auth":
-            # Logging in is guessed at from one address with any number of accounts:
-            # a token of one's own must not buy a fresh allowance of password guesses.
-            return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}
-        return super().get_cache_key(request, view)
+        return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}
+
+
+# The throttles of a view whose scope is counted by address (the auth views).
+BY_ADDRESS = [AnonThrottle, UserThrottle, ByAddressScopedThrottle]

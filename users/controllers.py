@@ -7,6 +7,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from customers import selectors as customer_selectors
+from project import throttles
 from project.api import NoInput, validated
 from project.errors import invalid
 
@@ -18,6 +19,7 @@ class RegisterApi(APIView):
     permission_classes = [AllowAny]
     authentication_classes = []
     throttle_scope = "auth"
+    throttle_classes = throttles.BY_ADDRESS
 
     @extend_schema(
         request=RegisterInput,
@@ -53,6 +55,7 @@ class TokenApi(APIView):
     # with its WWW-Authenticate challenge, as API.md says for bad credentials.
     permission_classes = [AllowAny]
     throttle_scope = "auth"
+    throttle_classes = throttles.BY_ADDRESS
 
     @extend_schema(
         request=TokenInput,
