@@ -24,7 +24,7 @@ class NotificationReadApi(APIView):
     @extend_schema(request=NoInput, responses={200: NotificationOutput}, summary="Mark a notification read")
     def post(self, request, notification_id: int):
         customer = customer_selectors.customer_of(request.user)
-        notification = selectors.notification_of(customer, notification_id) if customer else None
+        notification = selectors.notification_of(customer, notification_id)
         if notification is None:
             raise NotFound("No such notification.")
         validated(NoInput, request.data)

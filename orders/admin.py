@@ -20,6 +20,7 @@ STATUS_COLOURS = {
     "pending": "#ef6c00",
     "running": "#1565c0",
     "retrying": "#ef6c00",
+    "skipped": "#757575",
 }
 
 

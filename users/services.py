@@ -29,8 +29,11 @@ def register_user(*, username: str, email: str, password: str) -> User:
     field; the database constraints settle a race between two registrations). The
     password must pass Django's validators (``ValidationError`` says why not).
     """
-    for field, taken in (("username", selectors.username_taken), ("email", selectors.email_taken)):
-        if taken(locals()[field]):
+    for field, value, taken in (
+        ("username", username, selectors.username_taken),
+        ("email", email, selectors.email_taken),
+    ):
+        if taken(value):
             raise AccountExists(field)
     user = User(username=username, email=email)
     validate_password(password, user=user)

@@ -29,7 +29,8 @@ def test_rabbitmq_confirms_every_publish():
     with celery_app.connection_for_write() as conn:
         channel = conn.default_channel
         conn.Producer(channel).publish({"ping": 1}, routing_key=queue.routing_key, declare=[queue])
-        # py-amqp sets this once the channel is in confirm mode and the broker confirmed.
+        # The channel is in confirm mode, so the publish above returned only after the
+        # broker's ack (py-amqp waits for Basic.Ack/Nack; a nack raises).
         assert channel._confirm_selected is True
         queue.bind(channel).delete()
 

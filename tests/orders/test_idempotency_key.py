@@ -214,7 +214,6 @@ def test_concurrent_requests_with_one_key_place_exactly_one_order(broker):
 
     answers = at_once([partial(send, client) for client in clients])
 
-    assert len(answers) == len(clients)
     order = Order.objects.get()
     assert Product.objects.get(sku="MUG-01").stock == 98
     created = [body for status, body in answers if status == 201]
@@ -244,3 +243,4 @@ def test_a_key_used_by_another_customer_at_the_same_moment_gets_their_own_order(
     assert {status for status, _ in answers} == {201}
     for user, (_, body) in zip(customers, answers, strict=True):
         assert Order.objects.get(pk=body["id"]).customer == user.customer
+    assert Product.objects.get(sku="MUG-01").stock == 96  # two orders of two mugs
