@@ -186,11 +186,8 @@ def _start_attempt(event_id: int, spec: HandlerSpec) -> int | None:
             logger.info("event=%s handler=%s backing off; early copy skipped", event_id, spec.name)
             return None
         if run.attempts >= spec.max_attempts:
-            if run.status == HandlerRun.Status.RUNNING:
-                run.last_error = "attempts exhausted: the last attempt never finished (worker killed or hung)"
-            run.status = HandlerRun.Status.FAILED
-            run.finished_at = timezone.now()
-            run.save(update_fields=["status", "finished_at", "last_error", "updated_at"])
+            never_finished = "attempts exhausted: the last attempt never finished (worker killed or hung)"
+            run.dead_letter(never_finished if run.status == HandlerRun.Status.RUNNING else run.last_error)
             logger.error("event=%s handler=%s failed: %s", event_id, spec.name, run.last_error)
             return None
         run.status = HandlerRun.Status.RUNNING
@@ -212,26 +209,24 @@ def _record_failure(run_id: int, spec: HandlerSpec, exc: Exception, *, duration:
         run = HandlerRun.objects.select_for_update().filter(pk=run_id).first()
         if run is None or run.status not in HandlerRun.OPEN:
             return None
-        run.last_error = error
         run.last_duration = duration
         if run.attempts >= spec.max_attempts:
-            run.status = HandlerRun.Status.FAILED
-            run.finished_at = timezone.now()
-            retry_in = None
+            run.dead_letter(error, also=("last_duration",))
             logger.error(
                 "event=%s handler=%s failed after %s attempts: %s", run.event_id, spec.name, run.attempts, error
             )
-        else:
-            run.status = HandlerRun.Status.RETRYING
-            retry_in = backoff(run.attempts)
-            run.deadline = spec.deadline(delay=retry_in)
-            logger.warning(
-                "event=%s handler=%s attempt %s failed (%s); retry in %.1fs",
-                run.event_id,
-                spec.name,
-                run.attempts,
-                error,
-                retry_in,
-            )
-        run.save(update_fields=["last_error", "last_duration", "status", "finished_at", "deadline", "updated_at"])
+            return None
+        run.last_error = error
+        run.status = HandlerRun.Status.RETRYING
+        retry_in = backoff(run.attempts)
+        run.deadline = spec.deadline(delay=retry_in)
+        logger.warning(
+            "event=%s handler=%s attempt %s failed (%s); retry in %.1fs",
+            run.event_id,
+            spec.name,
+            run.attempts,
+            error,
+            retry_in,
+        )
+        run.save(update_fields=["last_error", "last_duration", "status", "deadline", "updated_at"])
     return retry_in

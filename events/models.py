@@ -11,6 +11,7 @@ import uuid
 
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
+from django.utils import timezone
 
 from . import types
 
@@ -89,6 +90,14 @@ class HandlerRun(models.Model):
 
     def __str__(self) -> str:
         return f"{self.handler} on event #{self.event_id}: {self.status}"
+
+    def dead_letter(self, error: str, *, also: tuple[str, ...] = ()) -> None:
+        """End the run ``failed`` with ``error`` (the dead letter: seen by staff, never
+        sent again until retried), saving it with the fields named in ``also``."""
+        self.status = self.Status.FAILED
+        self.last_error = error[:4000]
+        self.finished_at = timezone.now()
+        self.save(update_fields=["status", "last_error", "finished_at", "updated_at", *also])
 
     @property
     def task_id(self) -> str:

@@ -356,10 +356,7 @@ def give_up(run_id: int) -> bool:
 
 
 def _dead_letter(run: HandlerRun, error: str) -> None:
-    run.status = HandlerRun.Status.FAILED
-    run.last_error = error[:4000]
-    run.finished_at = timezone.now()
-    run.save(update_fields=["status", "last_error", "finished_at", "updated_at"])
+    run.dead_letter(error)
     logger.error("run=%s handler=%s event=%s failed: %s", run.pk, run.handler, run.event_id, run.last_error)
 
 
