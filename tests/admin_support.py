@@ -151,3 +151,28 @@ def table_rows(html, name: str | None) -> list[list[str]]:
     html = html.decode() if isinstance(html, bytes) else html
     parser.feed(html)
     return parser.rows
+
+
+def rows_of(response) -> list[dict[str, str]]:
+    """A changelist's rows, as {lower-case column title: cell text}."""
+    table = table_rows(response.content, "result_list")
+    if not table:  # nothing listed: no table at all
+        return []
+    header, *rows = table
+    return [dict(zip([h.lower() for h in header], row, strict=True)) for row in rows]
+
+
+def messages_of(response) -> list[str]:
+    """The messages the admin showed after a request (followed)."""
+    return [str(m) for m in response.context["messages"]]
+
+
+def admin_action(client, model_label: str, action: str, objs):
+    """Run a changelist action, e.g. ``admin_action(client, "events.handlerrun",
+    "retry_failed_runs", runs)``, and follow to the page it lands on."""
+    app, model = model_label.split(".")
+    return client.post(
+        reverse(f"admin:{app}_{model}_changelist"),
+        {"action": action, "_selected_action": [o.pk for o in objs]},
+        follow=True,
+    )

@@ -1,17 +1,8 @@
 import pytest
 from django.urls import reverse
 
-from tests.admin_support import build_shop, table_rows
+from tests.admin_support import build_shop, rows_of, table_rows
 from tests.factories import UserFactory
-
-
-def rows_of(response) -> list[dict[str, str]]:
-    """The changelist's rows, as {column title: cell text}."""
-    table = table_rows(response.content, "result_list")
-    if not table:  # nothing listed: no table at all
-        return []
-    header, *rows = table
-    return [dict(zip([h.lower() for h in header], row, strict=True)) for row in rows]
 
 
 @pytest.mark.django_db(transaction=True)

@@ -6,26 +6,16 @@ from django.urls import reverse
 from catalog import services as catalog_services
 from events.models import Event, HandlerRun
 from tests.admin_support import (
+    admin_action,
     break_email,
     build_shop,
     mend_email,
-    table_rows,
+    messages_of,
+    rows_of,
 )
 from tests.factories import UserFactory, place_order
 
 CONFIRMATION = "notifications.order_confirmed"
-
-
-def messages_of(response) -> list[str]:
-    return [str(m) for m in response.context["messages"]]
-
-
-def act(client, model: str, action: str, objs):
-    return client.post(
-        reverse(f"admin:events_{model}_changelist"),
-        {"action": action, "_selected_action": [o.pk for o in objs]},
-        follow=True,
-    )
 
 
 @pytest.fixture
@@ -43,7 +33,7 @@ def test_retry_failed_runs_action_reopens_the_failed_run_and_sends_it_again(
     assert (failed.status, failed.attempts, failed.enqueued) == ("failed", 8, 1)
     done = HandlerRun.objects.filter(status="done").first()
 
-    response = act(admin_client, "handlerrun", "retry_failed_runs", [failed, done])
+    response = admin_action(admin_client, "events.handlerrun", "retry_failed_runs", [failed, done])
 
     assert messages_of(response) == ["Retried 1 failed run(s); skipped 1 not failed."]
     failed.refresh_from_db()
@@ -63,7 +53,7 @@ def test_resend_open_runs_action_sends_an_open_run_again_and_it_is_handled_once(
     run = HandlerRun.objects.get(event__stream=f"order:{order.pk}", handler="payments.charge_order")
     assert (run.status, run.enqueued) == ("pending", 1)
 
-    response = act(admin_client, "handlerrun", "resend_open_runs", [run])
+    response = admin_action(admin_client, "events.handlerrun", "resend_open_runs", [run])
 
     assert messages_of(response) == ["Re-sent 1 open run(s); skipped 0 done or failed."]
     run.refresh_from_db()
@@ -84,7 +74,7 @@ def test_dispatch_now_action_dispatches_an_event_left_undispatched(admin_client,
     event = Event.objects.get(stream=f"order:{order.pk}")
     assert event.dispatched_at is None
 
-    response = act(admin_client, "event", "dispatch_now", [event])
+    response = admin_action(admin_client, "events.event", "dispatch_now", [event])
 
     assert messages_of(response) == ["Dispatched 1 event(s); 0 already dispatched."]
     event.refresh_from_db()
@@ -93,7 +83,7 @@ def test_dispatch_now_action_dispatches_an_event_left_undispatched(admin_client,
     run = HandlerRun.objects.get(event=event)
     assert (run.handler, run.status, run.enqueued) == ("payments.charge_order", "pending", 1)
 
-    again = act(admin_client, "event", "dispatch_now", [event])
+    again = admin_action(admin_client, "events.event", "dispatch_now", [event])
 
     assert messages_of(again) == ["Dispatched 0 event(s); 1 already dispatched."]
     assert HandlerRun.objects.get(event=event).enqueued == 1
@@ -108,9 +98,7 @@ def test_handler_run_list_filters_by_status_handler_and_event_type(admin_client,
     def listed(**params) -> set[str]:
         response = admin_client.get(url, params)
         assert response.status_code == 200
-        header, *rows = table_rows(response.content, "result_list")
-        column = [h.lower() for h in header].index("handler")
-        return {row[column] for row in rows}
+        return {row["handler"] for row in rows_of(response)}
 
     assert listed(status__exact="failed") == {CONFIRMATION, "notifications.order_cancelled"}
     assert listed(handler="payments.charge_order") == {"payments.charge_order"}
@@ -122,7 +110,7 @@ def test_handler_run_list_filters_by_status_handler_and_event_type(admin_client,
 def test_events_and_runs_cannot_be_added_changed_or_deleted_in_the_admin(admin_client, mug, broker):
     order = place_order(UserFactory(username="alice").customer, {"MUG-01": 1})
     event = Event.objects.get(stream=f"order:{order.pk}")
-    act(admin_client, "event", "dispatch_now", [event])
+    admin_action(admin_client, "events.event", "dispatch_now", [event])
     run = HandlerRun.objects.get(event=event)
 
     for model, obj in (("event", event), ("handlerrun", run)):

@@ -14,7 +14,7 @@ from events import services
 from events.models import Event, HandlerRun
 from orders.models import Order
 from project.celery import app as celery_app
-from tests.admin_support import table_rows
+from tests.admin_support import rows_of
 from tests.conftest import purge_queues, queued_messages
 from tests.factories import UserFactory, place_order
 
@@ -137,9 +137,7 @@ def test_staff_find_events_failing_to_dispatch_in_the_admin(admin_client, poison
 
     response = admin_client.get(url, {"dispatched": "failing"})
 
-    header, *rows = table_rows(response.content, "result_list")
-    assert len(rows) == 1
-    row = dict(zip([h.lower() for h in header], rows[0], strict=False))
+    [row] = rows_of(response)
     assert row["type"] == "order.placed.v0"
     assert row["dispatch error"] == "KeyError: 'order.placed.v0'"
 

@@ -17,7 +17,7 @@ from events.models import Event, HandlerRun
 from orders.models import Order
 from payments.gateways.sandbox import SandboxGateway
 from project.celery import app as celery_app
-from tests.admin_support import table_rows
+from tests.admin_support import admin_action, messages_of, rows_of
 from tests.concurrency import at_once
 from tests.conftest import purge_queues, queued_messages
 from tests.events.conftest import record_thing
@@ -161,21 +161,13 @@ def test_only_a_failed_run_can_be_skipped(mug, run_handlers):
 # --- the admin --------------------------------------------------------------------------
 
 
-def act(client, action: str, runs):
-    return client.post(
-        reverse("admin:events_handlerrun_changelist"),
-        {"action": action, "_selected_action": [r.pk for r in runs]},
-        follow=True,
-    )
-
-
 def test_skip_action_skips_the_selected_dead_letters_and_says_who(admin_client, admin_user, dead_letter, mug):
     place_order(UserFactory().customer, {mug: 1})
     open_run = HandlerRun.objects.get(handler="payments.charge_order")
 
-    response = act(admin_client, "skip_failed_runs", [dead_letter, open_run])
+    response = admin_action(admin_client, "events.handlerrun", "skip_failed_runs", [dead_letter, open_run])
 
-    assert [str(m) for m in response.context["messages"]] == ["Skipped 1 failed run(s); left 1 not failed alone."]
+    assert messages_of(response) == ["Skipped 1 failed run(s); left 1 not failed alone."]
     dead_letter.refresh_from_db()
     assert dead_letter.status == "skipped"
     assert dead_letter.last_error.startswith(f"skipped by {admin_user.username} (admin) at ")
@@ -185,8 +177,8 @@ def test_skip_action_skips_the_selected_dead_letters_and_says_who(admin_client, 
 def test_retry_action_clicked_twice_sends_the_dead_letter_once(admin_client, dead_letter, broker):
     purge_queues()
 
-    first = act(admin_client, "retry_failed_runs", [dead_letter])
-    second = act(admin_client, "retry_failed_runs", [dead_letter])
+    first = admin_action(admin_client, "events.handlerrun", "retry_failed_runs", [dead_letter])
+    second = admin_action(admin_client, "events.handlerrun", "retry_failed_runs", [dead_letter])
 
     assert [str(m) for m in first.context["messages"]] == ["Retried 1 failed run(s); skipped 0 not failed."]
     assert [str(m) for m in second.context["messages"]] == ["Retried 0 failed run(s); skipped 1 not failed."]
@@ -206,9 +198,7 @@ def test_handler_runs_are_filtered_by_how_long_ago_they_failed(admin_client, alw
             reverse("admin:events_handlerrun_changelist"), {"age": age, "status__exact": "failed"}
         )
         assert response.status_code == 200
-        header, *rows = table_rows(response.content, "result_list")
-        column = [h.lower() for h in header].index("event")
-        return {row[column] for row in rows}
+        return {row["event"] for row in rows_of(response)}
 
     def events(*thing_ids) -> set[str]:
         return {f"#{Event.objects.get(stream=f'thing:{t}').pk} tests.thing_happened" for t in thing_ids}

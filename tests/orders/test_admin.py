@@ -7,8 +7,10 @@ from catalog import services as catalog_services
 from catalog.models import Product
 from events.models import Event, HandlerRun
 from tests.admin_support import (
+    admin_action,
     break_email,
     build_shop,
+    messages_of,
     table_rows,
 )
 from tests.factories import UserFactory, place_order
@@ -73,14 +75,10 @@ def test_cancel_action_cancels_pending_and_paid_orders_and_skips_cancelled_ones(
     stock_before = Product.objects.get(sku="MUG-01").stock
     selected = [shop.paid_order, pending, shop.cancelled_order]
 
-    response = admin_client.post(
-        reverse("admin:orders_order_changelist"),
-        {"action": "cancel_orders", "_selected_action": [o.pk for o in selected]},
-        follow=True,
-    )
+    response = admin_action(admin_client, "orders.order", "cancel_orders", selected)
 
     assert response.status_code == 200
-    assert [str(m) for m in response.context["messages"]] == ["Cancelled 2 order(s); skipped 1 already cancelled."]
+    assert messages_of(response) == ["Cancelled 2 order(s); skipped 1 already cancelled."]
     for order in selected:
         order.refresh_from_db()
     assert [o.status for o in selected] == ["cancelled", "cancelled", "cancelled"]
