@@ -14,7 +14,7 @@ from django.utils.html import format_html
 
 from project.admin_helpers import ReadOnlyAdmin, ReadOnlyTabularInline, admin_link, short
 
-from . import services
+from . import selectors, services
 from .models import Event, HandlerRun
 
 
@@ -62,7 +62,7 @@ class OverdueFilter(admin.SimpleListFilter):
 
     def queryset(self, request, queryset):
         if self.value() == "yes":
-            return queryset.filter(status__in=HandlerRun.OPEN, deadline__lt=timezone.now())
+            return queryset.filter(pk__in=selectors.open_runs_overdue(before=timezone.now()).values("pk"))
         return queryset
 
 

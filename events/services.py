@@ -220,14 +220,14 @@ def relay(*, limit: int = 500) -> RelayReport:
     grace = timezone.timedelta(seconds=settings.EVENTS_RELAY_GRACE_SECONDS)
     # Fewest attempts first: an event that keeps failing cannot hold up newer ones;
     # one that failed for a reason of its own waits for its next try.
+    # The same "undispatched" and "overdue" the invariant checker reports on.
     pending_events = (
-        Event.objects.filter(dispatched_at=None, occurred_at__lte=now - grace)
+        selectors.undispatched_before(before=now - grace)
         .filter(Q(next_dispatch_at=None) | Q(next_dispatch_at__lte=now))
         .order_by("dispatch_attempts", "id")
     )
-    overdue_runs = HandlerRun.objects.filter(
-        status__in=HandlerRun.OPEN, deadline__lt=now, event__dispatched_at__isnull=False
-    ).order_by("deadline")
+    # A run of an undispatched event is the dispatcher's to send, not the relay's.
+    overdue_runs = selectors.open_runs_overdue(before=now).filter(event__dispatched_at__isnull=False)
     unconsumed = overdue_runs.filter(resends__gte=settings.EVENTS_MAX_RESENDS)
     report.gave_up = sum(give_up(run_id) for run_id in unconsumed.values_list("id", flat=True)[:limit])
     work = [("dispatched", dispatch, event_id) for event_id in pending_events.values_list("id", flat=True)[:limit]]

@@ -1,7 +1,9 @@
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 
 from catalog import services as catalog_services
 from events.models import Event, HandlerRun
@@ -119,3 +121,17 @@ def test_events_and_runs_cannot_be_added_changed_or_deleted_in_the_admin(admin_c
         delete = reverse(f"admin:events_{model}_delete", args=[obj.pk])
         assert admin_client.post(delete, {"post": "yes"}).status_code == 403
     assert HandlerRun.objects.get(pk=run.pk).status == "pending"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_overdue_filter_lists_open_runs_past_their_deadline_only(admin_client, mug, broker):
+    place_order(UserFactory().customer, {mug: 1})
+    late = HandlerRun.objects.get(handler="payments.charge_order")
+    HandlerRun.objects.filter(pk=late.pk).update(deadline=timezone.now() - timedelta(minutes=5))
+    HandlerRun.objects.create(
+        event=late.event, handler="tests.done_late", status="done", deadline=timezone.now() - timedelta(minutes=5)
+    )
+
+    response = admin_client.get(reverse("admin:events_handlerrun_changelist"), {"overdue": "yes"})
+
+    assert [row["handler"] for row in rows_of(response)] == ["payments.charge_order"]
