@@ -1,5 +1,4 @@
 from django import forms
-from django.conf import settings
 from django.contrib import admin
 
 from . import selectors, services
@@ -9,14 +8,6 @@ EDITABLE = ("name", "price", "currency", "stock", "is_active")
 
 
 class ProductForm(forms.ModelForm):
-    currency = forms.RegexField(
-        regex=r"^[A-Za-z]{3}\Z",
-        max_length=3,
-        initial=settings.DEFAULT_CURRENCY,
-        help_text="ISO 4217 code, e.g. EUR.",
-        error_messages={"invalid": "Three letters, e.g. EUR."},
-    )
-
     class Meta:
         model = Product
         fields = ("sku", *EDITABLE)

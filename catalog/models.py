@@ -5,13 +5,17 @@ from django.db.models.functions import Lower
 
 SKU_PATTERN = r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}"
 sku_validator = RegexValidator(rf"^{SKU_PATTERN}\Z", "Letters, digits, '.', '_' or '-'; at most 64.")
+CURRENCY_PATTERN = r"^[A-Za-z]{3}\Z"  # an ISO 4217 code, in either case (stored upper-case)
+currency_validator = RegexValidator(CURRENCY_PATTERN, "Three letters, e.g. EUR.")
 
 
 class Product(models.Model):
     sku = models.CharField(max_length=64, unique=True, validators=[sku_validator])
     name = models.CharField(max_length=200)
     price = models.DecimalField(max_digits=10, decimal_places=2, validators=[MinValueValidator(0)])
-    currency = models.CharField(max_length=3, default=settings.DEFAULT_CURRENCY)
+    currency = models.CharField(
+        max_length=3, default=settings.DEFAULT_CURRENCY, validators=[currency_validator], help_text="e.g. EUR"
+    )
     stock = models.PositiveIntegerField(default=0, help_text="Units on hand, not reserved by any live order.")
     received = models.BigIntegerField(
         default=0,

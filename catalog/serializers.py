@@ -2,7 +2,7 @@ from rest_framework import serializers
 
 from project.api import InputSerializer, MoneyInput
 
-from .models import Product, sku_validator
+from .models import CURRENCY_PATTERN, Product, sku_validator
 
 
 class ProductOutput(serializers.ModelSerializer):
@@ -16,7 +16,7 @@ class ProductCreateInput(InputSerializer):
     sku = serializers.CharField(max_length=64, validators=[sku_validator], trim_whitespace=False)
     name = serializers.CharField(max_length=200)
     price = MoneyInput()
-    currency = serializers.RegexField(r"^[A-Za-z]{3}\Z", required=False, trim_whitespace=False)
+    currency = serializers.RegexField(CURRENCY_PATTERN, required=False, trim_whitespace=False)
     stock = serializers.IntegerField(min_value=0, max_value=2_147_483_647, default=0)
     is_active = serializers.BooleanField(default=True)
 
@@ -24,6 +24,6 @@ class ProductCreateInput(InputSerializer):
 class ProductUpdateInput(InputSerializer):
     name = serializers.CharField(max_length=200, required=False)
     price = MoneyInput(required=False)
-    currency = serializers.RegexField(r"^[A-Za-z]{3}\Z", required=False, trim_whitespace=False)
+    currency = serializers.RegexField(CURRENCY_PATTERN, required=False, trim_whitespace=False)
     stock = serializers.IntegerField(min_value=0, max_value=2_147_483_647, required=False)
     is_active = serializers.BooleanField(required=False)

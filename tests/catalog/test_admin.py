@@ -110,3 +110,13 @@ def test_saving_a_new_price_keeps_stock_an_order_took_while_the_page_was_open(ad
     assert response.status_code == 302
     mug.refresh_from_db()
     assert (mug.price, mug.stock) == (Decimal("14.50"), 7)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("currency", ["E1R", "EU", "EURO"])
+def test_a_currency_that_is_not_three_letters_is_refused_on_the_form(admin_client, currency):
+    response = admin_client.post(reverse("admin:catalog_product_add"), product_form(currency=currency))
+
+    assert response.status_code == 200
+    assert response.context["adminform"].form.errors["currency"]
+    assert not Product.objects.exists()
