@@ -7,14 +7,14 @@ from . import services
 @event_handler("customers.award_points", queue="loyalty")
 def award_points(event: Event) -> None:
     """order.paid: credit the customer's loyalty points."""
-    p = event.payload
-    services.award_points_for_paid_order(customer_id=p["customer_id"], order_id=p["order_id"], total=p["total"])
+    paid = event.data
+    services.award_points_for_paid_order(customer_id=paid.customer_id, order_id=paid.order_id, total=paid.total)
 
 
 @event_handler("customers.revoke_points", queue="loyalty")
 def revoke_points(event: Event) -> None:
     """order.cancelled: take back the points of an order that had been paid."""
-    p = event.payload
+    cancelled = event.data
     services.revoke_points_for_cancelled_order(
-        customer_id=p["customer_id"], order_id=p["order_id"], was_paid=p["was_paid"]
+        customer_id=cancelled.customer_id, order_id=cancelled.order_id, was_paid=cancelled.was_paid
     )

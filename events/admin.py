@@ -131,9 +131,10 @@ class EventAdmin(ReadOnlyAdmin):
     @admin.action(description="Dispatch now", permissions=["dispatch"])
     def dispatch_now(self, request, queryset):
         ids = list(queryset.filter(dispatched_at__isnull=True).order_by("id").values_list("id", flat=True))
-        report = services.dispatch_now(ids)
+        report = services.dispatch_events(ids)
         already = queryset.count() - len(ids)
-        _tell(self, request, f"Dispatched {report.dispatched} event(s); {already} already dispatched.", report)
+        summary = f"Dispatched {report.dispatched} event(s); {already} already dispatched."
+        _tell(self, request, summary, done=report.dispatched, failed=report.failed)
 
 
 @admin.register(HandlerRun)
@@ -205,7 +206,8 @@ class HandlerRunAdmin(ReadOnlyAdmin):
     def resend_open_runs(self, request, queryset):
         ids, skipped = _ids_with_status(queryset, *HandlerRun.OPEN)
         report = services.resend_now(ids)
-        _tell(self, request, f"Re-sent {report.resent} open run(s); skipped {skipped} done or failed.", report)
+        summary = f"Re-sent {report.resent} open run(s); skipped {skipped} done or failed."
+        _tell(self, request, summary, done=report.resent, failed=report.failed)
 
 
 def _ids_with_status(queryset, *statuses: str) -> tuple[list[int], int]:
@@ -215,13 +217,9 @@ def _ids_with_status(queryset, *statuses: str) -> tuple[list[int], int]:
     return ids, queryset.count() - len(ids)
 
 
-def _tell(model_admin, request, summary: str, report: services.RelayReport) -> None:
-    model_admin.message_user(
-        request, summary, messages.SUCCESS if report.dispatched or report.resent else messages.INFO
-    )
-    if report.failed:
+def _tell(model_admin, request, summary: str, *, done: int, failed: int) -> None:
+    model_admin.message_user(request, summary, messages.SUCCESS if done else messages.INFO)
+    if failed:
         model_admin.message_user(
-            request,
-            f"{report.failed} could not be sent (see the log); the relay goes on trying.",
-            messages.ERROR,
+            request, f"{failed} could not be sent (see the log); the relay goes on trying.", messages.ERROR
         )

@@ -4,10 +4,13 @@
 
 * returns at once if the ``HandlerRun`` for ``(event, handler)`` is already done (or
   failed, or skipped by staff): a redelivered or re-sent task changes nothing;
-* counts the attempt and takes a lease (deadline = now + timeout) in a short
-  transaction of its own, so attempts killed mid-way still count;
-* calls ``fn`` and marks the run done **in one transaction**, under the run's row
-  lock, so the effect and the idempotency record commit together or not at all;
+* claims the run, calls ``fn`` and marks the run done **in one transaction**, under
+  the run's row lock, so the effect and the idempotency record commit together or not
+  at all, at the cost of one SELECT and one UPDATE around the effect;
+* a message the broker delivers again (its first delivery died with its worker) goes
+  the careful way: the attempt is counted and leased in a short transaction of its
+  own first, so a handler that kills its worker every time still runs out of
+  attempts;
 * on any error (a hung call is cut by the soft time limit), rolls the effect back,
   records the error, and retries with exponential backoff and jitter until
   ``max_attempts``; then the run is ``failed`` (the dead letter), visible and
@@ -111,13 +114,75 @@ def run_handler(task, spec: HandlerSpec, fn: Callable[[Event], None], event_id: 
     """One delivery of the handler's task; every line it logs names the event, the
     order, the handler and the task."""
     with log_context(event_id=event_id, handler=spec.name, task_id=getattr(task.request, "id", None)):
-        _run(task, spec, fn, event_id)
+        if _redelivered(task):
+            # The broker delivers this message again: its first delivery may have died
+            # mid-attempt (a worker killed, out of memory). Count the attempt and commit
+            # that before running it, so a handler that kills its worker every time
+            # still ends failed instead of looping.
+            run_id = _start_attempt(event_id, spec)
+            if run_id is not None:
+                _apply(task, spec, fn, run_id)
+        else:
+            _apply_at_once(task, spec, fn, event_id)
 
 
-def _run(task, spec: HandlerSpec, fn: Callable[[Event], None], event_id: int) -> None:
-    run_id = _start_attempt(event_id, spec)
-    if run_id is None:
-        return
+def _redelivered(task) -> bool:
+    return bool((getattr(task.request, "delivery_info", None) or {}).get("redelivered"))
+
+
+class _Skip(Exception):
+    """The run is not this delivery's to apply (a duplicate, done, backing off)."""
+
+
+def _apply_at_once(task, spec: HandlerSpec, fn: Callable[[Event], None], event_id: int) -> None:
+    """The usual delivery: claim the run, apply the effect and mark the run done in
+    ONE transaction, under the run's row lock (the lock is the lease: a duplicate
+    delivery and the relay pass over a locked run). If the worker dies inside, the
+    transaction is rolled back and the broker delivers the message again, flagged
+    redelivered: that attempt is counted first (``run_handler``)."""
+    began = time.monotonic()
+    run_id = None
+    try:
+        with transaction.atomic():
+            run = (
+                HandlerRun.objects.select_for_update(skip_locked=True, of=("self",))
+                .select_related("event")
+                .filter(event_id=event_id, handler=spec.name)
+                .first()
+            )
+            if run is None:
+                raise _Skip
+            run_id = run.pk
+            bind(order_id=order_id_of(run.event.stream))
+            if not _may_start(run, spec):
+                return
+            run.attempts += 1
+            run.resends = 0
+            run.started_at = timezone.now()
+            fn(run.event)
+            _mark_done(run, began, also=("attempts", "resends", "started_at"))
+        logger.info("event=%s handler=%s done", event_id, spec.name)
+    except _Skip:
+        if HandlerRun.objects.filter(event_id=event_id, handler=spec.name).exists():
+            # Locked: another worker is inside this handler right now. Waiting for it
+            # would only hold this worker; its outcome (done, or a retry) decides.
+            logger.info("event=%s handler=%s running elsewhere; duplicate skipped", event_id, spec.name)
+            return
+        # No run at all (a task sent by other means): the careful path makes one.
+        run_id = _start_attempt(event_id, spec)
+        if run_id is not None:
+            _apply(task, spec, fn, run_id)
+    except Exception as exc:
+        if run_id is None:
+            raise
+        retry_in = _record_failure(run_id, spec, exc, duration=time.monotonic() - began, counted=False)
+        if retry_in is not None:
+            raise task.retry(exc=exc, countdown=retry_in) from exc
+
+
+def _apply(task, spec: HandlerSpec, fn: Callable[[Event], None], run_id: int) -> None:
+    """Apply the effect of a run whose attempt ``_start_attempt`` counted and leased,
+    and mark it done, in one transaction under the run's row lock."""
     began = time.monotonic()
     try:
         with transaction.atomic():
@@ -126,19 +191,49 @@ def _run(task, spec: HandlerSpec, fn: Callable[[Event], None], event_id: int) ->
             run = HandlerRun.objects.select_for_update(of=("self",)).select_related("event").get(pk=run_id)
             if run.status not in HandlerRun.OPEN:
                 # A duplicate delivery got here first and finished while we waited.
-                logger.info("event=%s handler=%s already %s; skipped", event_id, spec.name, run.status)
+                logger.info("event=%s handler=%s already %s; skipped", run.event_id, spec.name, run.status)
                 return
             fn(run.event)
-            run.status = HandlerRun.Status.DONE
-            run.last_error = ""
-            run.finished_at = timezone.now()
-            run.last_duration = time.monotonic() - began
-            run.save(update_fields=["status", "last_error", "finished_at", "last_duration", "updated_at"])
-        logger.info("event=%s handler=%s done", event_id, spec.name)
+            _mark_done(run, began)
+        logger.info("event=%s handler=%s done", run.event_id, spec.name)
     except Exception as exc:
-        retry_in = _record_failure(run_id, spec, exc, duration=time.monotonic() - began)
+        retry_in = _record_failure(run_id, spec, exc, duration=time.monotonic() - began, counted=True)
         if retry_in is not None:
             raise task.retry(exc=exc, countdown=retry_in) from exc
+
+
+def _mark_done(run: HandlerRun, began: float, *, also: tuple[str, ...] = ()) -> None:
+    run.status = HandlerRun.Status.DONE
+    run.last_error = ""
+    run.finished_at = timezone.now()
+    run.last_duration = time.monotonic() - began
+    run.save(update_fields=["status", "last_error", "finished_at", "last_duration", "updated_at", *also])
+
+
+def _may_start(run: HandlerRun, spec: HandlerSpec) -> bool:
+    """Whether this delivery may attempt the run now; if not, says why in the log (and
+    dead-letters a run out of attempts). The caller holds the run's row lock."""
+    event_id = run.event_id
+    if run.status not in HandlerRun.OPEN:
+        logger.info("event=%s handler=%s already %s; skipped", event_id, spec.name, run.status)
+        return False
+    if run.status == HandlerRun.Status.RUNNING and run.deadline > timezone.now():
+        # A duplicate of a message another worker is handling: leave it the lease
+        # (if that worker dies, the relay re-sends once the lease runs out).
+        logger.info("event=%s handler=%s running elsewhere; duplicate skipped", event_id, spec.name)
+        return False
+    if run.status == HandlerRun.Status.RETRYING and run.deadline - spec.lease - EARLY > timezone.now():
+        # A copy arriving during the backoff (a redelivery, a relay re-send): the
+        # scheduled retry comes at its time; running now would cut the backoff
+        # short and start a second retry chain.
+        logger.info("event=%s handler=%s backing off; early copy skipped", event_id, spec.name)
+        return False
+    if run.attempts >= spec.max_attempts:
+        never_finished = "attempts exhausted: the last attempt never finished (worker killed or hung)"
+        run.dead_letter(never_finished if run.status == HandlerRun.Status.RUNNING else run.last_error)
+        logger.error("event=%s handler=%s failed: %s", event_id, spec.name, run.last_error)
+        return False
+    return True
 
 
 def _start_attempt(event_id: int, spec: HandlerSpec) -> int | None:
@@ -161,8 +256,6 @@ def _start_attempt(event_id: int, spec: HandlerSpec) -> int | None:
         runs = HandlerRun.objects.filter(event=event, handler=spec.name)
         run = runs.select_for_update(skip_locked=True).first()
         if run is None and runs.exists():
-            # Locked: another worker is inside this handler right now. Waiting for it
-            # would only hold this worker; its outcome (done, or a retry) decides.
             logger.info("event=%s handler=%s running elsewhere; duplicate skipped", event_id, spec.name)
             return None
         if run is None:
@@ -171,24 +264,7 @@ def _start_attempt(event_id: int, spec: HandlerSpec) -> int | None:
             run, _ = HandlerRun.objects.select_for_update().get_or_create(
                 event=event, handler=spec.name, defaults={"deadline": spec.deadline()}
             )
-        if run.status not in HandlerRun.OPEN:
-            logger.info("event=%s handler=%s already %s; skipped", event_id, spec.name, run.status)
-            return None
-        if run.status == HandlerRun.Status.RUNNING and run.deadline > timezone.now():
-            # A duplicate of a message another worker is handling: leave it the lease
-            # (if that worker dies, the relay re-sends once the lease runs out).
-            logger.info("event=%s handler=%s running elsewhere; duplicate skipped", event_id, spec.name)
-            return None
-        if run.status == HandlerRun.Status.RETRYING and run.deadline - spec.lease - EARLY > timezone.now():
-            # A copy arriving during the backoff (a redelivery, a relay re-send): the
-            # scheduled retry comes at its time; running now would cut the backoff
-            # short and start a second retry chain.
-            logger.info("event=%s handler=%s backing off; early copy skipped", event_id, spec.name)
-            return None
-        if run.attempts >= spec.max_attempts:
-            never_finished = "attempts exhausted: the last attempt never finished (worker killed or hung)"
-            run.dead_letter(never_finished if run.status == HandlerRun.Status.RUNNING else run.last_error)
-            logger.error("event=%s handler=%s failed: %s", event_id, spec.name, run.last_error)
+        if not _may_start(run, spec):
             return None
         run.status = HandlerRun.Status.RUNNING
         run.attempts += 1
@@ -201,17 +277,23 @@ def _start_attempt(event_id: int, spec: HandlerSpec) -> int | None:
         return run.pk
 
 
-def _record_failure(run_id: int, spec: HandlerSpec, exc: Exception, *, duration: float) -> float | None:
+def _record_failure(run_id: int, spec: HandlerSpec, exc: Exception, *, duration: float, counted: bool) -> float | None:
     """Record the failed attempt's error in its own transaction; return the retry
-    delay, or None when the run has used up its attempts and is now failed."""
+    delay, or None when the run has used up its attempts and is now failed.
+    ``counted``: whether the attempt was already counted (``_start_attempt``); one
+    claimed in the effect's transaction was rolled back with it, and is counted here."""
     error = f"{type(exc).__name__}: {exc}"[:2000]
     with transaction.atomic():
         run = HandlerRun.objects.select_for_update().filter(pk=run_id).first()
         if run is None or run.status not in HandlerRun.OPEN:
             return None
         run.last_duration = duration
+        if not counted:
+            run.attempts += 1
+            run.resends = 0
+            run.started_at = timezone.now() - timedelta(seconds=duration)
         if run.attempts >= spec.max_attempts:
-            run.dead_letter(error, also=("last_duration",))
+            run.dead_letter(error, also=("last_duration", "attempts", "resends", "started_at"))
             logger.error(
                 "event=%s handler=%s failed after %s attempts: %s", run.event_id, spec.name, run.attempts, error
             )
@@ -228,5 +310,16 @@ def _record_failure(run_id: int, spec: HandlerSpec, exc: Exception, *, duration:
             error,
             retry_in,
         )
-        run.save(update_fields=["last_error", "last_duration", "status", "deadline", "updated_at"])
+        run.save(
+            update_fields=[
+                "last_error",
+                "last_duration",
+                "status",
+                "deadline",
+                "attempts",
+                "resends",
+                "started_at",
+                "updated_at",
+            ]
+        )
     return retry_in

@@ -8,6 +8,7 @@ or skip it (``skipped``: a decision, recorded with who and why in ``last_error``
 """
 
 import uuid
+from functools import cached_property
 
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
@@ -20,7 +21,10 @@ class Event(models.Model):
     key = models.UUIDField(
         default=uuid.uuid4, unique=True, editable=False, help_text="Idempotency key for calls that leave the system."
     )
-    type = models.CharField(max_length=100, db_index=True)
+    type = models.CharField(max_length=100)
+    version = models.PositiveSmallIntegerField(
+        default=1, help_text="The version of the type's payload it was written with."
+    )
     stream = models.CharField(max_length=100, db_index=True, help_text='What the event is about, e.g. "order:42".')
     payload = models.JSONField(encoder=DjangoJSONEncoder)
     occurred_at = models.DateTimeField(auto_now_add=True, db_index=True)
@@ -36,10 +40,10 @@ class Event(models.Model):
     class Meta:
         ordering = ["id"]
         indexes = [
+            # The dispatcher's queue: only undispatched rows, so it stays small however
+            # many events are kept.
             models.Index(
-                fields=["occurred_at"],
-                name="events_undispatched_idx",
-                condition=models.Q(dispatched_at__isnull=True),
+                fields=["id"], name="events_undispatched_id_idx", condition=models.Q(dispatched_at__isnull=True)
             )
         ]
 
@@ -47,8 +51,17 @@ class Event(models.Model):
         return f"#{self.pk} {self.type} ({self.stream})"
 
     @property
+    def event_type(self) -> "types.EventType":
+        return types.get(self.type)
+
+    @cached_property
+    def data(self) -> "types.Payload":
+        """The payload, typed (and upcast to the type's current version)."""
+        return self.event_type.load(self.payload, version=self.version)
+
+    @property
     def public_payload(self) -> dict:
-        return types.get(self.type).public(self.payload)
+        return self.event_type.public(self.payload)
 
 
 class HandlerRun(models.Model):
@@ -65,7 +78,8 @@ class HandlerRun(models.Model):
     # run is not among them: it waits for staff to retry or skip it.
     SETTLED = (Status.DONE, Status.SKIPPED)
 
-    event = models.ForeignKey(Event, on_delete=models.CASCADE, related_name="runs")
+    # No index of its own: the unique (event, handler) constraint's index serves it.
+    event = models.ForeignKey(Event, on_delete=models.CASCADE, related_name="runs", db_index=False)
     handler = models.CharField(max_length=100)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
     attempts = models.PositiveIntegerField(default=0)
@@ -86,7 +100,16 @@ class HandlerRun(models.Model):
     class Meta:
         ordering = ["id"]
         constraints = [models.UniqueConstraint(fields=["event", "handler"], name="one_run_per_event_and_handler")]
-        indexes = [models.Index(fields=["status", "deadline"], name="events_run_status_deadline_idx")]
+        indexes = [
+            # Partial, so they hold only the few runs the relay and staff look for, not
+            # the millions that are done: the open ones by deadline, the dead letters.
+            models.Index(
+                fields=["deadline"],
+                name="events_run_open_deadline_idx",
+                condition=models.Q(status__in=["pending", "running", "retrying"]),
+            ),
+            models.Index(fields=["id"], name="events_run_failed_idx", condition=models.Q(status="failed")),
+        ]
 
     def __str__(self) -> str:
         return f"{self.handler} on event #{self.event_id}: {self.status}"

@@ -17,11 +17,11 @@ def timeline(stream: str | None) -> QuerySet[Event]:
     return Event.objects.filter(stream=stream).order_by("occurred_at", "id")
 
 
-def key_of(event_type, **payload) -> str | None:
+def first_key(event_type, *, stream: str) -> str | None:
     """The key of the stream's first event of this type (e.g. an order's ``order.placed``),
     or None if there is none (never recorded, or pruned)."""
     key = (
-        Event.objects.filter(type=event_type.name, stream=event_type.stream_of(payload))
+        Event.objects.filter(type=event_type.name, stream=stream)
         .order_by("id")
         .values_list("key", flat=True)
         .first()
@@ -89,6 +89,17 @@ def open_runs_overdue(*, before) -> QuerySet[HandlerRun]:
     have sent them again."""
     runs = HandlerRun.objects.filter(status__in=HandlerRun.OPEN, deadline__lt=before)
     return runs.select_related("event").order_by("deadline")
+
+
+def due_for_dispatch(now) -> QuerySet[Event]:
+    """Undispatched events a dispatcher may take now, oldest first: not claimed by
+    another dispatcher and not backing off after a failure of their own (both set
+    ``next_dispatch_at``). Served by the partial index of undispatched events."""
+    return (
+        Event.objects.filter(dispatched_at=None)
+        .filter(Q(next_dispatch_at=None) | Q(next_dispatch_at__lte=now))
+        .order_by("id")
+    )
 
 
 def undispatched_before(*, before) -> QuerySet[Event]:

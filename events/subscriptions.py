@@ -1,13 +1,14 @@
 """Who reacts to which event: the one place receivers are connected.
 
 ``subscribe(order_placed, charge_order)`` connects a receiver to the event's signal
-that does nothing but ``enqueue`` the handler task; the work itself runs in a worker.
-Subscriptions are kept so that ``manage.py events catalog`` can print the whole flow.
+that answers with the handler task to run: the dispatcher collects the answers of
+every receiver (``Signal.send`` returns them), writes their handler runs and
+publishes their tasks; the work itself runs in a worker. Subscriptions are kept so
+that ``manage.py events catalog`` can print the whole flow.
 """
 
 from dataclasses import dataclass
 
-from . import services
 from .types import EventType
 
 
@@ -25,12 +26,12 @@ _subscriptions: list[Subscription] = []
 
 
 def subscribe(event_type: EventType, task) -> None:
-    def enqueue_handler(sender, event, **kwargs):
-        services.enqueue(task, event)
+    def handler_to_run(sender, event, **kwargs):
+        return task
 
-    enqueue_handler.__name__ = f"enqueue_{task.spec.name}"
+    handler_to_run.__name__ = f"run_{task.spec.name}"
     # dispatch_uid makes a repeated ready() (tests, autoreload) connect once.
-    event_type.connect(enqueue_handler, dispatch_uid=task.spec.name, weak=False)
+    event_type.connect(handler_to_run, dispatch_uid=task.spec.name, weak=False)
     if not any(s.event_type is event_type and s.task is task for s in _subscriptions):
         _subscriptions.append(Subscription(event_type, task))
 

@@ -7,18 +7,18 @@ from . import services
 @event_handler("notifications.order_confirmed", queue="notifications")
 def order_confirmed(event: Event) -> None:
     """order.paid: confirmation email and in-app notification."""
-    p = event.payload
-    services.notify_order_confirmed(order_id=p["order_id"], customer_id=p["customer_id"], event_key=event.key)
+    paid = event.data
+    services.notify_order_confirmed(order_id=paid.order_id, customer_id=paid.customer_id, event_key=event.key)
 
 
 @event_handler("notifications.order_cancelled", queue="notifications")
 def order_cancelled(event: Event) -> None:
     """order.cancelled: cancellation email and in-app notification."""
-    p = event.payload
+    cancelled = event.data
     services.notify_order_cancelled(
-        order_id=p["order_id"],
-        customer_id=p["customer_id"],
-        reason=p["reason"],
-        was_paid=p["was_paid"],
+        order_id=cancelled.order_id,
+        customer_id=cancelled.customer_id,
+        reason=cancelled.reason,
+        was_paid=cancelled.was_paid,
         event_key=event.key,
     )

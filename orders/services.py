@@ -16,7 +16,7 @@ from project.logcontext import log_context
 
 from . import invariants, selectors
 from .models import InvariantReport, Order, OrderLine
-from .signals import order_cancelled, order_paid, order_placed
+from .signals import OrderCancelled, OrderPaid, OrderPlaced, PlacedLine
 
 logger = logging.getLogger(__name__)
 
@@ -77,13 +77,14 @@ def place_order(*, customer, lines: list[LineRequest], payment_token: str) -> Or
         for r in reserved
     )
     event = events.record(
-        order_placed,
-        order_id=order.pk,
-        customer_id=customer.pk,
-        total=total,
-        currency=currency,
-        payment_token=payment_token,
-        lines=[{"sku": r.sku, "quantity": r.quantity, "unit_price": r.unit_price} for r in reserved],
+        OrderPlaced(
+            order_id=order.pk,
+            customer_id=customer.pk,
+            total=total,
+            currency=currency,
+            payment_token=payment_token,
+            lines=tuple(PlacedLine(sku=r.sku, quantity=r.quantity, unit_price=r.unit_price) for r in reserved),
+        )
     )
     with log_context(order_id=order.pk, event_id=event.pk):
         logger.info("order placed: %s lines, %s %s", len(reserved), total, currency)
@@ -117,7 +118,7 @@ def mark_paid(*, order_id: int) -> Order:
     order.paid_at = timezone.now()
     order.save(update_fields=["status", "paid_at", "updated_at"])
     event = events.record(
-        order_paid, order_id=order.pk, customer_id=order.customer_id, total=order.total, currency=order.currency
+        OrderPaid(order_id=order.pk, customer_id=order.customer_id, total=order.total, currency=order.currency)
     )
     with log_context(order_id=order.pk, event_id=event.pk):
         logger.info("order paid")
@@ -156,7 +157,7 @@ def _cancel(order: Order, *, reason: str) -> None:
     order.cancelled_at = timezone.now()
     order.save(update_fields=["status", "cancel_reason", "cancelled_at", "updated_at"])
     event = events.record(
-        order_cancelled, order_id=order.pk, customer_id=order.customer_id, reason=reason, was_paid=was_paid
+        OrderCancelled(order_id=order.pk, customer_id=order.customer_id, reason=reason, was_paid=was_paid)
     )
     with log_context(order_id=order.pk, event_id=event.pk):
         logger.info("order cancelled (%s)", reason)

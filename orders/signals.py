@@ -1,18 +1,48 @@
-from events.types import EventType
+"""The events the orders app publishes: their typed payloads and their types."""
+
+from decimal import Decimal
+
+from events.types import EventType, Payload
+
+
+class PlacedLine(Payload):
+    sku: str
+    quantity: int
+    unit_price: Decimal
+
+
+class OrderPlaced(Payload):
+    order_id: int
+    customer_id: int
+    total: Decimal
+    currency: str
+    payment_token: str
+    lines: tuple[PlacedLine, ...]
+
+
+class OrderPaid(Payload):
+    order_id: int
+    customer_id: int
+    total: Decimal
+    currency: str
+
+
+class OrderCancelled(Payload):
+    order_id: int
+    customer_id: int
+    reason: str
+    was_paid: bool
+
 
 order_placed = EventType(
     "order.placed",
-    fields=("order_id", "customer_id", "total", "currency", "payment_token", "lines"),
+    OrderPlaced,
     private=("payment_token",),
     doc="A customer placed an order; its stock is reserved and it awaits payment.",
 )
-order_paid = EventType(
-    "order.paid",
-    fields=("order_id", "customer_id", "total", "currency"),
-    doc="The order's payment was captured.",
-)
+order_paid = EventType("order.paid", OrderPaid, doc="The order's payment was captured.")
 order_cancelled = EventType(
     "order.cancelled",
-    fields=("order_id", "customer_id", "reason", "was_paid"),
+    OrderCancelled,
     doc="The order was cancelled (payment declined, or by the customer); its stock is back.",
 )

@@ -13,13 +13,13 @@ from . import idempotency, services
 @event_handler("orders.mark_paid", queue="orders")
 def mark_paid(event: Event) -> None:
     """payment.captured: the order becomes paid."""
-    services.mark_paid(order_id=event.payload["order_id"])
+    services.mark_paid(order_id=event.data.order_id)
 
 
 @event_handler("orders.cancel_unpaid", queue="orders")
 def cancel_unpaid(event: Event) -> None:
     """payment.failed: the order is cancelled and its stock released."""
-    services.cancel_order(order_id=event.payload["order_id"], reason="payment_declined")
+    services.cancel_order(order_id=event.data.order_id, reason="payment_declined")
 
 
 @shared_task(name="orders.prune_idempotency_keys", ignore_result=True)

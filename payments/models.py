@@ -16,6 +16,11 @@ class Payment(models.Model):
     amount = models.DecimalField(max_digits=12, decimal_places=2)
     currency = models.CharField(max_length=3)
     gateway = models.CharField(max_length=50)
+    charge_key = models.CharField(
+        max_length=100,
+        blank=True,
+        help_text="Idempotency key of the order's one charge at the gateway (its order.placed event's key).",
+    )
     charge_id = models.CharField(max_length=100, blank=True)
     refund_id = models.CharField(max_length=100, blank=True)
     failure_reason = models.CharField(max_length=200, blank=True)

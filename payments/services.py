@@ -22,43 +22,53 @@ from project.faults import crash_point
 
 from .gateways import get_gateway
 from .models import Payment
-from .signals import payment_captured, payment_failed, payment_refunded
+from .signals import PaymentCaptured, PaymentFailed, PaymentRefunded
 
 
-def _lock_payment(*, order_id: int) -> Payment:
-    """The order's payment, locked; made (for the order's total) by whichever of the
-    charge and the settle comes first."""
-    payment = Payment.objects.select_for_update().filter(order_id=order_id).first()
-    if payment is not None:
-        return payment
-    amount, currency = order_selectors.amount_of(order_id)
-    payment, _ = Payment.objects.select_for_update().get_or_create(
-        order_id=order_id, defaults={"amount": amount, "currency": currency, "gateway": get_gateway().name}
-    )
-    return payment
+def _lock_payment(*, order_id: int, key: str | None = None, amount=None, currency=None) -> Payment:
+    """The order's payment, locked; made by whichever of the charge and the settle
+    comes first, for the order's total and under the order's charge key (``key``: the
+    caller's, or looked up). An INSERT that does nothing if the row exists, then the
+    locking read: no savepoint, no race between a charge and a settle making it."""
+    if key is None and not Payment.objects.filter(order_id=order_id).exists():
+        key = _placed_key(order_id)
+    if key is not None:
+        if amount is None:
+            amount, currency = order_selectors.amount_of(order_id)
+        made = Payment(order_id=order_id, amount=amount, currency=currency, gateway=get_gateway().name, charge_key=key)
+        Payment.objects.bulk_create([made], ignore_conflicts=True)
+    return Payment.objects.select_for_update().get(order_id=order_id)
 
 
-def charge_key(order_id: int) -> str:
-    """The gateway idempotency key of the order's one charge: its ``order.placed``
-    event's key (unique across databases, unlike the order id)."""
-    key = event_selectors.key_of(order_placed, order_id=order_id)
+def _placed_key(order_id: int) -> str:
+    """The key of the order's ``order.placed`` event."""
+    key = event_selectors.first_key(order_placed, stream=f"order:{order_id}")
     if key is None:
         raise LookupError(f"order {order_id} has no order.placed event")
     return key
 
 
+def charge_key(payment: Payment) -> str:
+    """The gateway idempotency key of the order's one charge: the key of its
+    ``order.placed`` event (unique across databases, unlike the order id), kept on the
+    payment (a payment made before the key was kept there looks it up)."""
+    return payment.charge_key or _placed_key(payment.order_id)
+
+
 @transaction.atomic
-def charge_order(*, order_id: int, token: str) -> Payment:
+def charge_order(*, order_id: int, token: str, key: str, amount=None, currency=None) -> Payment:
     """Charge the order through the gateway and record ``payment.captured`` or
     ``payment.failed``.
 
     Idempotent: a payment already decided (captured, failed, voided) is returned as
-    it is, and the gateway is called with ``charge_key`` so a charge repeated after a
-    crash returns the first charge instead of taking the money twice. An order
-    cancelled before its charge ran is voided, never charged.
-    Raises ``GatewayUnavailable`` on a transient failure; nothing is written then.
+    it is, and the gateway is called with the order's charge key (``key``: its
+    ``order.placed`` event's), so a charge repeated after a crash returns the first
+    charge instead of taking the money twice. An order cancelled before its charge ran
+    is voided, never charged. ``amount`` and ``currency``, the order's total, save a
+    lookup when the caller knows them. Raises ``GatewayUnavailable`` on a transient
+    failure; nothing is written then.
     """
-    payment = _lock_payment(order_id=order_id)
+    payment = _lock_payment(order_id=order_id, key=key, amount=amount, currency=currency)
     if payment.status != Payment.Status.PENDING:
         return payment
     if order_selectors.status_of(order_id) == "cancelled":
@@ -66,7 +76,7 @@ def charge_order(*, order_id: int, token: str) -> Payment:
         # cancellation's settle task): void it instead of charging and refunding.
         return _void(payment, order_id=order_id)
     result = get_gateway().charge(
-        amount=payment.amount, currency=payment.currency, token=token, idempotency_key=charge_key(order_id)
+        amount=payment.amount, currency=payment.currency, token=token, idempotency_key=charge_key(payment)
     )
     # Fault tests: die with the money taken and nothing written (project/faults.py).
     crash_point("payments.after_charge")
@@ -74,17 +84,18 @@ def charge_order(*, order_id: int, token: str) -> Payment:
     if result.captured:
         payment.status = Payment.Status.CAPTURED
         events.record(
-            payment_captured,
-            order_id=order_id,
-            payment_id=payment.pk,
-            amount=payment.amount,
-            currency=payment.currency,
-            charge_id=result.charge_id,
+            PaymentCaptured(
+                order_id=order_id,
+                payment_id=payment.pk,
+                amount=payment.amount,
+                currency=payment.currency,
+                charge_id=result.charge_id,
+            )
         )
     else:
         payment.status = Payment.Status.FAILED
         payment.failure_reason = result.decline_reason
-        events.record(payment_failed, order_id=order_id, payment_id=payment.pk, reason=result.decline_reason)
+        events.record(PaymentFailed(order_id=order_id, payment_id=payment.pk, reason=result.decline_reason))
     payment.save()
     return payment
 
@@ -109,7 +120,7 @@ def _void(payment: Payment, *, order_id: int) -> Payment:
     """A pending payment of a cancelled order: tell the gateway the charge must take
     no money. If an earlier attempt did capture (its answer lost), that is refunded
     and ``payment.refunded`` recorded; otherwise the payment is voided."""
-    found = get_gateway().void(idempotency_key=charge_key(order_id))
+    found = get_gateway().void(idempotency_key=charge_key(payment))
     if found.refund_id:
         return _refunded(payment, order_id=order_id, charge_id=found.charge_id, refund_id=found.refund_id)
     payment.status = Payment.Status.VOIDED
@@ -123,11 +134,12 @@ def _refunded(payment: Payment, *, order_id: int, charge_id: str, refund_id: str
     payment.refund_id = refund_id
     payment.save()
     events.record(
-        payment_refunded,
-        order_id=order_id,
-        payment_id=payment.pk,
-        amount=payment.amount,
-        currency=payment.currency,
-        refund_id=refund_id,
+        PaymentRefunded(
+            order_id=order_id,
+            payment_id=payment.pk,
+            amount=payment.amount,
+            currency=payment.currency,
+            refund_id=refund_id,
+        )
     )
     return payment

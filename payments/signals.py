@@ -1,17 +1,36 @@
-from events.types import EventType
+"""The events the payments app publishes: their typed payloads and their types."""
 
-payment_captured = EventType(
-    "payment.captured",
-    fields=("order_id", "payment_id", "amount", "currency", "charge_id"),
-    doc="The gateway captured the order's payment.",
-)
-payment_failed = EventType(
-    "payment.failed",
-    fields=("order_id", "payment_id", "reason"),
-    doc="The gateway declined the order's payment.",
-)
+from decimal import Decimal
+
+from events.types import EventType, Payload
+
+
+class PaymentCaptured(Payload):
+    order_id: int
+    payment_id: int
+    amount: Decimal
+    currency: str
+    charge_id: str
+
+
+class PaymentFailed(Payload):
+    order_id: int
+    payment_id: int
+    reason: str
+
+
+class PaymentRefunded(Payload):
+    order_id: int
+    payment_id: int
+    amount: Decimal
+    currency: str
+    refund_id: str
+
+
+payment_captured = EventType("payment.captured", PaymentCaptured, doc="The gateway captured the order's payment.")
+payment_failed = EventType("payment.failed", PaymentFailed, doc="The gateway declined the order's payment.")
 payment_refunded = EventType(
     "payment.refunded",
-    fields=("order_id", "payment_id", "amount", "currency", "refund_id"),
+    PaymentRefunded,
     doc="A captured payment was refunded because its order was cancelled.",
 )

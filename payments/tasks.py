@@ -9,10 +9,17 @@ from . import services
 @event_handler("payments.charge_order", queue="payments", max_attempts=12)
 def charge_order(event: Event) -> None:
     """order.placed: charge the order through the gateway."""
-    services.charge_order(order_id=event.payload["order_id"], token=event.payload["payment_token"])
+    placed = event.data
+    services.charge_order(
+        order_id=placed.order_id,
+        token=placed.payment_token,
+        key=str(event.key),
+        amount=placed.total,
+        currency=placed.currency,
+    )
 
 
 @event_handler("payments.settle_cancelled_order", queue="payments", max_attempts=8)
 def settle_cancelled_order(event: Event) -> None:
     """order.cancelled: refund the payment if it was captured, void it if not yet."""
-    services.settle_cancelled_order(order_id=event.payload["order_id"], idempotency_key=str(event.key))
+    services.settle_cancelled_order(order_id=event.data.order_id, idempotency_key=str(event.key))

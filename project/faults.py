@@ -8,7 +8,7 @@ SIGKILL (no cleanup, no atexit, no rollback sent: the database and the broker se
 connection drop, as after a power cut or the OOM killer), comma-separated, each with
 an optional rule:
 
-    ORDERFLOW_CRASH_POINTS="events.before_dispatch:every=4,payments.after_charge:p=0.25"
+    ORDERFLOW_CRASH_POINTS="events.after_commit:every=4,payments.after_charge:p=0.25"
 
 * ``NAME`` or ``NAME:every=1``: die every time the point is reached;
 * ``NAME:every=N``: die the Nth, 2Nth, ... time this process reaches it, so a stream of
@@ -17,10 +17,16 @@ an optional rule:
 
 The points, each where a crash does the most harm to the work in hand:
 
-* ``events.before_dispatch``: the transaction that recorded an event has committed,
-  its dispatch has not started (in the web process: the order is placed, the client
-  gets a dropped connection instead of its 201, and only the relay can dispatch the
-  event);
+* ``events.after_commit``: the transaction that recorded an event has committed and
+  its caller has not answered yet (in the web process: the order is placed, the client
+  gets a dropped connection instead of its 201; the dispatcher sends the event all the
+  same);
+* ``events.before_publish``: the dispatcher has written a batch's handler runs and
+  claimed its events, and published none of their tasks (in the relay: the events
+  stay undispatched until their claim runs out, then go out again);
+* ``events.before_mark``: the dispatcher has published a batch's tasks and not yet
+  marked its events dispatched (in the relay: the tasks go out a second time once the
+  claim runs out; the handlers run each once);
 * ``payments.after_charge``: the gateway took the money, the payment and
   ``payment.captured`` are not written yet (in a worker: the retry must not charge
   again).
@@ -71,6 +77,12 @@ def _parse(spec: str) -> dict[str, _Rule]:
 
 _rules = _parse(os.environ.get("ORDERFLOW_CRASH_POINTS", ""))
 _copies = max(1, int(os.environ.get("ORDERFLOW_PUBLISH_COPIES", "1") or 1))
+
+
+def is_armed(name: str) -> bool:
+    """Whether ``ORDERFLOW_CRASH_POINTS`` names ``name`` (so a caller can skip the work of
+    reaching a point nobody asked for)."""
+    return name in _rules
 
 
 def crash_point(name: str) -> None:

@@ -355,8 +355,15 @@ EVENTS_RETRY_BACKOFF_MAX = env.float("EVENTS_RETRY_BACKOFF_MAX", default=300.0)
 # A handler attempt's time limit, and its lease: a run left unhandled this long (its
 # message lost, its worker killed) is sent again by the relay.
 EVENTS_HANDLER_TIMEOUT = env.float("EVENTS_HANDLER_TIMEOUT", default=45.0)
-# How long a fresh event is left to its on-commit dispatch before the relay takes it.
-EVENTS_RELAY_GRACE_SECONDS = env.float("EVENTS_RELAY_GRACE_SECONDS", default=2.0)
+# The dispatcher (the relay process) takes up to this many events a pass: one
+# transaction writes their handler runs, one broker connection publishes their tasks.
+EVENTS_DISPATCH_BATCH = env.int("EVENTS_DISPATCH_BATCH", default=500)
+# Seconds a dispatcher holds the events of its batch: if it dies before marking them
+# dispatched, another dispatches them once this has passed.
+EVENTS_DISPATCH_LEASE = env.float("EVENTS_DISPATCH_LEASE", default=5.0)
+# Where the database cannot wake the dispatcher (SQLite: no LISTEN/NOTIFY), it looks
+# for new events this often (seconds).
+EVENTS_DISPATCH_POLL = env.float("EVENTS_DISPATCH_POLL", default=0.1)
 # A run the relay has sent this many times in a row, each time unhandled by its deadline
 # (no worker consumes its queue), is dead-lettered instead of being sent forever. The
 # wait doubles each time (up to 32 leases): 10 sends of a 45 s handler are ~2.4 hours.

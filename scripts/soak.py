@@ -13,12 +13,13 @@ proxy, celery worker, gunicorn, relay; logs in ``<var dir>/soak-logs``), and pla
 card, in batches of ``--batch``. Faults, all from tests/faults:
 
 * always on, at random: the web process SIGKILLs itself after an order commits and
-  before its event is dispatched (``--web-kill-p``), a worker pool process after the
-  gateway charged and before the payment is written (``--charge-kill-p``);
+  before it answers (``--web-kill-p``), a worker pool process after the gateway
+  charged and before the payment is written (``--charge-kill-p``);
 * one per batch, drawn at random: the whole worker SIGKILLed mid-batch and restarted
-  (``worker_kill``), the broker cut off from the web and the relay for the batch
-  (``broker_outage``), tasks of random runs delivered twice more
-  (``duplicate_delivery``), or nothing.
+  (``worker_kill``), the relay (the dispatcher) SIGKILLed mid-batch and restarted
+  (``relay_kill``: its claimed events are taken over when the claim runs out), the
+  broker cut off from the web and the relay for the batch (``broker_outage``), tasks
+  of random runs delivered twice more (``duplicate_delivery``), or nothing.
 
 Then it waits for quiescence (at most ``--timeout`` seconds) and prints a table:
 orders, faults by kind, paid, cancelled, lost, duplicated (double charges, emails,
@@ -60,7 +61,7 @@ from project.celery import app  # noqa: E402
 from tests.e2e.harness import Api, running_stack, settled  # noqa: E402
 from tests.faults.scenario import FAULT_STACK_ENV, Stream, crash_kills, stock_up, tally  # noqa: E402
 
-BATCH_FAULTS = ("worker_kill", "broker_outage", "duplicate_delivery", "none")
+BATCH_FAULTS = ("worker_kill", "relay_kill", "broker_outage", "duplicate_delivery", "none")
 
 
 def send_again(run: HandlerRun) -> None:
@@ -109,7 +110,7 @@ def main() -> int:
     env = {
         **FAULT_STACK_ENV,
         "ORDERFLOW_CRASH_POINTS": ",".join(
-            (f"events.before_dispatch:p={args.web_kill_p}", f"payments.after_charge:p={args.charge_kill_p}")
+            (f"events.after_commit:p={args.web_kill_p}", f"payments.after_charge:p={args.charge_kill_p}")
         ),
     }
     faults: Counter[str] = Counter()
@@ -124,9 +125,9 @@ def main() -> int:
                 place_batch(streams, count)
                 time.sleep(rng.uniform(0, 3))  # the relay fails a few passes more
                 stack.proxy.on()
-            elif fault == "worker_kill":
+            elif fault in ("worker_kill", "relay_kill"):
                 place_batch(streams, count // 2)
-                stack.restart("worker", kill=True)
+                stack.restart(fault.removesuffix("_kill"), kill=True)
                 place_batch(streams, count - count // 2)
             elif fault == "duplicate_delivery":
                 place_batch(streams, count)
@@ -154,7 +155,7 @@ def main() -> int:
             stack.wait_for(quiet, "quiescence", timeout=args.timeout, interval=1.0)
         except AssertionError as exc:
             print(f"soak: not quiet after {args.timeout:.0f}s: {str(exc).splitlines()[0]}")
-        faults["web_kill (after commit, before dispatch)"] = crash_kills(stack.web.all_logs())
+        faults["web_kill (after commit, before the answer)"] = crash_kills(stack.web.all_logs())
         faults["charge_kill (after charge, before write)"] = crash_kills(stack.worker.all_logs())
         t = tally(ids, stack.smtp)
         accepted = {i for s in streams for i in s.accepted}

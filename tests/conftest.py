@@ -2,10 +2,12 @@
 
 ``run_handlers`` runs the event flow in-process against the REAL configured broker
 (``CELERY_BROKER_URL``: filesystem, Redis or RabbitMQ): it purges the task queues when
-the test starts, and when called consumes every message on them, runs each task with
-``Task.apply`` under the message's own task id, acks it, and repeats until the queues
-stay empty. Use it with ``@pytest.mark.django_db(transaction=True)`` so that commits and
-on-commit dispatch are real.
+the test starts, and when called does what the relay and the workers do: dispatches
+every recorded event (``events.services.dispatch_pending``), consumes every message on
+the queues, runs each task with ``Task.apply`` under the message's own task id, acks
+it, and repeats until no event is left undispatched and the queues stay empty. Use it
+with ``@pytest.mark.django_db(transaction=True)`` so that commits are real.
+``dispatch`` alone is the dispatcher's pass, for tests that look at what it sent.
 
 End-to-end and fault tests (``tests/e2e``, ``tests/faults``; markers ``e2e``,
 ``faults``) run real workers in other processes; the in-process overrides below leave
@@ -17,10 +19,13 @@ from pathlib import Path
 
 import pytest
 from django.core.cache import cache
+from django.utils import timezone
 from kombu import Consumer
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
+from events import selectors as event_selectors
+from events import services as event_services
 from payments.gateways import get_gateway
 from project.celery import app as celery_app
 
@@ -152,10 +157,11 @@ class HandlerRunner:
     def __call__(self) -> list[str]:
         start = len(self.ran)
         for _ in range(self.max_rounds):
+            dispatch()
             self._consume_until_idle()
             # The consuming connection is closed: anything delivered to it and not acked
             # is back on its queue and counted here.
-            if not any(queued_messages().values()):
+            if not any(queued_messages().values()) and not _undispatched():
                 return self.ran[start:]
         pytest.fail(f"the broker did not settle after {self.max_rounds} rounds: {queued_messages()}")
 
@@ -193,6 +199,21 @@ class HandlerRunner:
                     break
         if failures:
             pytest.fail("\n".join(failures))
+
+
+def dispatch() -> int:
+    """What the relay process does when events are recorded: dispatch every event that
+    is due; returns how many were dispatched."""
+    dispatched = 0
+    while (report := event_services.dispatch_pending()).claimed:
+        dispatched += report.dispatched
+        if report.failed:
+            break  # the broker refused: the next round tries again
+    return dispatched
+
+
+def _undispatched() -> bool:
+    return event_selectors.due_for_dispatch(timezone.now()).exists()
 
 
 @pytest.fixture

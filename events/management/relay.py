@@ -1,18 +1,24 @@
 """The relay as a command: ``manage.py events relay`` and ``manage.py relay_events``.
 
-Once: one ``events.services.relay()`` pass and its report. With ``--loop``: a pass
-every ``--interval`` seconds until SIGTERM or SIGINT, which end the loop after the
-pass in progress (nothing is cut off half-way) and exit 0.
+Once: one ``events.services.relay()`` pass (dispatch, then re-send overdue runs) and
+its report. With ``--loop``, the dispatcher process: it dispatches as soon as events
+are recorded (woken by PostgreSQL's NOTIFY; on SQLite it polls every
+``EVENTS_DISPATCH_POLL`` seconds), goes on while full batches keep coming, and runs a
+whole relay pass every ``--interval`` seconds, which also catches anything a missed
+wake-up left behind. SIGTERM or SIGINT end the loop after the pass in progress
+(nothing is cut off half-way) and exit 0.
 """
 
 import logging
 import signal
 import threading
+import time
 
+from django.conf import settings
 from django.core.management.base import CommandError
 from django.db import close_old_connections
 
-from events import services
+from events import services, wakeup
 
 logger = logging.getLogger("events.relay")
 
@@ -24,7 +30,8 @@ def add_arguments(parser) -> None:
         type=float,
         default=5.0,
         metavar="SECONDS",
-        help="Seconds between two passes with --loop (default: 5).",
+        help="Seconds between two whole relay passes with --loop (default: 5); events are dispatched "
+        "as soon as they are recorded in between.",
     )
 
 
@@ -49,25 +56,45 @@ def run(command, *, loop: bool, interval: float, verbosity: int = 1) -> None:
         stop.set()
 
     previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGTERM, signal.SIGINT)}
-    command.stdout.write(f"relay: every {interval:g}s until SIGTERM or SIGINT")
-    passes = failed = 0
+    waker = wakeup.waker(stop)
+    how = "woken by NOTIFY" if waker.listens else f"polling every {settings.EVENTS_DISPATCH_POLL:g}s"
+    command.stdout.write(f"relay: every {interval:g}s until SIGTERM or SIGINT; dispatching as events come ({how})")
+    passes = failed = dispatched = 0
+    next_pass = 0.0
     try:
         while not stop.is_set():
-            # A long-lived process: drop connections the database closed meanwhile.
-            close_old_connections()
-            passes += 1
+            more = False
             try:
-                report = services.relay()
+                if time.monotonic() >= next_pass:
+                    # A long-lived process: drop connections the database closed meanwhile.
+                    close_old_connections()
+                    passes += 1
+                    report = services.relay()
+                    next_pass = time.monotonic() + interval
+                    if report.dispatched or report.resent or report.failed or report.gave_up or verbosity >= 2:
+                        command.stdout.write(describe(report))
+                    more = report.dispatched >= settings.EVENTS_DISPATCH_BATCH
+                else:
+                    batch = services.dispatch_pending()
+                    dispatched += batch.dispatched
+                    more = batch.claimed >= settings.EVENTS_DISPATCH_BATCH and not batch.failed
             except Exception:
                 # The database is down, say: keep going, the next pass tries again.
                 failed += 1
                 logger.exception("relay pass failed")
-            else:
-                if report.dispatched or report.resent or report.failed or report.gave_up or verbosity >= 2:
-                    command.stdout.write(describe(report))
-            stop.wait(interval)
+                close_old_connections()
+                stop.wait(min(interval, 1.0))
+            if not more:
+                timeout = max(0.0, next_pass - time.monotonic())
+                if not waker.listens:
+                    timeout = min(timeout, settings.EVENTS_DISPATCH_POLL)
+                waker.wait(timeout)
     finally:
+        waker.close()
         for sig, handler in previous.items():
             signal.signal(sig, handler)
         close_old_connections()
-    command.stdout.write(f"relay: stopped after {passes} pass(es)" + (f", {failed} failed" if failed else ""))
+    command.stdout.write(
+        f"relay: stopped after {passes} pass(es), {dispatched} event(s) dispatched between them"
+        + (f", {failed} failed" if failed else "")
+    )

@@ -356,9 +356,8 @@ def http_ok(url: str) -> bool:
 WORKER_OPTIONS = [f"--hostname=e2e-{os.getpid()}@%h", "--without-gossip", "--without-mingle", "--without-heartbeat"]
 WEB_OPTIONS = ["--workers=2", "--timeout=30", "--no-control-socket"]
 STACK_ENV = {
-    # Short retry backoff and relay grace, so recoveries happen within a test's waits.
+    # Short retry backoff, so recoveries happen within a test's waits.
     "EVENTS_RETRY_BACKOFF_BASE": "0.2",
-    "EVENTS_RELAY_GRACE_SECONDS": "1",
     "LOG_LEVEL": "INFO",
     # DEBUG stays off, as in production: the test process's SECRET_KEY (pytest-env)
     # comes with os.environ, and the stack is spoken to in plain HTTP.

@@ -7,7 +7,7 @@ from events import services, subscriptions, types
 from events.handlers import event_handler
 from events.models import Event
 from events.subscriptions import subscribe
-from events.types import EventType
+from events.types import EventType, Payload
 from project.celery import app as celery_app
 from tests.factories import ProductFactory
 
@@ -15,21 +15,26 @@ from tests.factories import ProductFactory
 @pytest.fixture
 def always_fails():
     """A throwaway event type whose one handler writes, then always raises; 3 attempts."""
-    thing_happened = EventType("tests.thing_happened", fields=("thing_id",), stream="thing")
+    thing_happened = EventType("tests.thing_happened", ThingHappened, stream="thing")
 
     @event_handler("tests.always_fails", queue="events", max_attempts=3)
     def handler(event):
-        ProductFactory(sku=f"THING-{event.payload['thing_id']}")  # an effect that must roll back
-        raise RuntimeError(f"boom on thing {event.payload['thing_id']}")
+        ProductFactory(sku=f"THING-{event.data.thing_id}")  # an effect that must roll back
+        raise RuntimeError(f"boom on thing {event.data.thing_id}")
 
     subscribe(thing_happened, handler)
     yield thing_happened
     thing_happened.disconnect(dispatch_uid="tests.always_fails")
     subscriptions._subscriptions[:] = [s for s in subscriptions._subscriptions if s.event_type is not thing_happened]
     types._registry.pop(thing_happened.name)
+    ThingHappened.event_type = None
     celery_app.tasks.unregister("tests.always_fails")
+
+
+class ThingHappened(Payload):
+    thing_id: int
 
 
 def record_thing(event_type, thing_id=7) -> Event:
     with transaction.atomic():
-        return services.record(event_type, thing_id=thing_id)
+        return services.record(event_type.payload(thing_id=thing_id))

@@ -15,7 +15,7 @@ from events.models import Event, HandlerRun
 from orders.models import Order
 from project.celery import app as celery_app
 from tests.admin_support import rows_of
-from tests.conftest import purge_queues, queued_messages
+from tests.conftest import dispatch, purge_queues, queued_messages
 from tests.factories import UserFactory, place_order
 
 
@@ -28,6 +28,7 @@ def overdue(run: HandlerRun) -> None:
 def test_a_run_no_worker_takes_is_dead_lettered_after_the_allowed_resends_then_retryable(mug, run_handlers, settings):
     settings.EVENTS_MAX_RESENDS = 2
     order = place_order(UserFactory().customer, {mug: 1})
+    dispatch()
     run = HandlerRun.objects.get(handler="payments.charge_order")
 
     for expected_resends in (1, 2):
@@ -65,6 +66,7 @@ def test_a_run_no_worker_takes_is_dead_lettered_after_the_allowed_resends_then_r
 def test_a_worker_taking_the_run_starts_the_count_of_unanswered_resends_over(mug, run_handlers, settings):
     settings.EVENTS_MAX_RESENDS = 1
     place_order(UserFactory().customer, {mug: 1}, payment_token="tok_flaky")
+    dispatch()
     run = HandlerRun.objects.get(handler="payments.charge_order")
     purge_queues()
     overdue(run)
@@ -81,6 +83,7 @@ def test_a_worker_taking_the_run_starts_the_count_of_unanswered_resends_over(mug
 def test_the_relay_command_says_when_it_gave_up_on_runs(mug, broker, settings):
     settings.EVENTS_MAX_RESENDS = 0
     place_order(UserFactory().customer, {mug: 1})
+    dispatch()
     overdue(HandlerRun.objects.get())
     out = StringIO()
 
@@ -95,9 +98,8 @@ def test_the_relay_command_says_when_it_gave_up_on_runs(mug, broker, settings):
 def poison_event(mug, broker, settings) -> Event:
     """An event left undispatched whose type is no longer declared (renamed in a
     deploy): dispatching it fails for a reason of its own, every time."""
-    settings.EVENTS_RELAY_GRACE_SECONDS = 0
     settings.EVENTS_RETRY_BACKOFF_BASE = 60.0
-    order = place_order(UserFactory().customer, {mug: 1})  # never commits: never dispatched
+    order = place_order(UserFactory().customer, {mug: 1})  # the dispatcher has not run yet
     Event.objects.filter(stream=f"order:{order.pk}").update(type="order.placed.v0")
     return Event.objects.get(stream=f"order:{order.pk}")
 
@@ -146,6 +148,7 @@ def test_staff_find_events_failing_to_dispatch_in_the_admin(admin_client, poison
 def test_the_wait_before_a_resend_doubles_in_a_row_and_starts_over_when_staff_retry(mug, broker, settings):
     settings.EVENTS_MAX_RESENDS = 10
     place_order(UserFactory().customer, {mug: 1})
+    dispatch()
     run = HandlerRun.objects.get(handler="payments.charge_order")
     lease = celery_app.tasks[run.handler].spec.lease
 

@@ -19,7 +19,7 @@ from payments.gateways.sandbox import SandboxGateway
 from project.celery import app as celery_app
 from tests.admin_support import admin_action, messages_of, rows_of
 from tests.concurrency import at_once
-from tests.conftest import purge_queues, queued_messages
+from tests.conftest import dispatch, purge_queues, queued_messages
 from tests.events.conftest import record_thing
 from tests.factories import UserFactory, place_order
 
@@ -81,6 +81,7 @@ def test_replaying_a_charge_the_gateway_already_took_does_not_take_the_money_aga
     committed: the run is a dead letter. Retrying it asks the gateway with the same
     key, gets that charge back, and records it once."""
     order = place_order(UserFactory().customer, {mug: 2})
+    dispatch()
     placed = Event.objects.get(type="order.placed")
     taken = SandboxGateway().charge(
         amount=Decimal("25.80"), currency="EUR", token="tok_ok", idempotency_key=str(placed.key)
@@ -163,6 +164,7 @@ def test_only_a_failed_run_can_be_skipped(mug, run_handlers):
 
 def test_skip_action_skips_the_selected_dead_letters_and_says_who(admin_client, admin_user, dead_letter, mug):
     place_order(UserFactory().customer, {mug: 1})
+    dispatch()
     open_run = HandlerRun.objects.get(handler="payments.charge_order")
 
     response = admin_action(admin_client, "events.handlerrun", "skip_failed_runs", [dead_letter, open_run])

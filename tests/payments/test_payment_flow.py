@@ -14,7 +14,7 @@ from orders.models import Order
 from payments.gateways.sandbox import SandboxGateway
 from payments.models import Payment
 from project.celery import app as celery_app
-from tests.conftest import queued_messages
+from tests.conftest import dispatch, queued_messages
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -54,8 +54,12 @@ def stock() -> int:
 
 def test_order_placed_is_dispatched_after_commit_with_a_charge_run_enqueued(shopper_client, shop, broker):
     order = place(shopper_client)
-
     event = Event.objects.get(type="order.placed")
+    assert (event.dispatched_at, queued_messages()["payments"]) == (None, 0)  # the request only committed it
+
+    assert dispatch() == 1
+
+    event.refresh_from_db()
     assert event.dispatched_at is not None
     assert event.dispatch_attempts == 1
     run = HandlerRun.objects.get(event=event)

@@ -25,7 +25,9 @@ def order(mug):
 
 
 def charge(order, token="tok_ok"):
-    return services.charge_order(order_id=order.pk, token=token)
+    """As the charge handler calls it: the order's key is its order.placed event's."""
+    placed = Event.objects.get(type="order.placed", stream=f"order:{order.pk}")
+    return services.charge_order(order_id=order.pk, token=token, key=str(placed.key))
 
 
 def test_charging_an_order_twice_charges_the_card_once(order):

@@ -29,7 +29,7 @@ def run_with(crash_points: str | None) -> subprocess.CompletedProcess:
 
 def test_a_point_not_named_does_nothing():
     unset = run_with(None)
-    other = run_with("events.before_dispatch")
+    other = run_with("events.after_commit")
     for done in (unset, other):
         assert done.returncode == 0
         assert done.stdout.split() == ["1", "2", "3", "4", "5"]

@@ -9,6 +9,7 @@ import pytest
 
 from events.models import Event
 from project import logcontext
+from tests.conftest import dispatch
 from tests.factories import ProductFactory, UserFactory, place_order
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -61,10 +62,15 @@ def test_an_order_placed_over_the_api_logs_its_order_event_and_request(records, 
     order_id = response.json()["id"]
     placed_event = Event.objects.get(type="order.placed")
     [placed] = [r for r in records.records if r.getMessage().startswith("order placed")]
-    [dispatched] = [r for r in records.records if r.name == "events.services" and "dispatched" in r.getMessage()]
-    for record in (placed, dispatched):
-        assert (record.order_id, record.event_id, record.request_id) == (order_id, placed_event.pk, "req-42")
+    assert (placed.order_id, placed.event_id, placed.request_id) == (order_id, placed_event.pk, "req-42")
     assert logcontext.current() == {}  # the request's scope ended with it
+
+    dispatch()  # the dispatcher's pass, in the relay process
+
+    [dispatched] = [r for r in records.records if r.name == "events.dispatch" and "dispatched to" in r.getMessage()]
+    assert (dispatched.order_id, dispatched.event_id) == (order_id, placed_event.pk)
+    assert not hasattr(dispatched, "request_id")
+    assert logcontext.current() == {}
 
 
 def test_the_console_writes_one_json_object_per_line_with_the_context():

@@ -1,0 +1,78 @@
+"""Waking the dispatcher up when events are recorded.
+
+On PostgreSQL a trigger on the events table (migration 0006) sends ``NOTIFY
+events_recorded`` when a transaction that wrote events commits; the relay process
+LISTENs on a connection of its own and dispatches at once. The notification is only a
+hint: nothing is lost with it (a dropped listening connection, a relay started after
+the commit), because the relay also looks at the table at every interval. Where there
+is no such notification (SQLite), the relay polls, briefly (``EVENTS_DISPATCH_POLL``).
+"""
+
+import logging
+import threading
+
+from django.db import connection
+
+logger = logging.getLogger("events.wakeup")
+
+CHANNEL = "events_recorded"
+
+
+class Polling:
+    """Wakes after the timeout, or when stopped."""
+
+    listens = False
+
+    def __init__(self, stop: threading.Event) -> None:
+        self.stop = stop
+
+    def wait(self, timeout: float) -> bool:
+        self.stop.wait(timeout)
+        return False
+
+    def close(self) -> None:
+        pass
+
+
+class PostgresListener(Polling):
+    """Wakes on ``NOTIFY events_recorded``, after the timeout, or when stopped."""
+
+    listens = True
+
+    def __init__(self, stop: threading.Event) -> None:
+        super().__init__(stop)
+        self._conn = None
+
+    def wait(self, timeout: float) -> bool:
+        try:
+            if self._conn is None:
+                self._listen()
+            woken = any(True for _ in self._conn.notifies(timeout=timeout, stop_after=1))
+            if woken:
+                # Several commits may have notified meanwhile: one pass serves them all.
+                for _ in self._conn.notifies(timeout=0.0):
+                    pass
+            return woken
+        except Exception:
+            logger.warning("events: lost the LISTEN connection; polling until it is back", exc_info=True)
+            self.close()
+            super().wait(min(timeout, 1.0))
+            return False
+
+    def _listen(self) -> None:
+        conn = connection.get_new_connection(connection.get_connection_params())
+        conn.autocommit = True
+        conn.execute(f"LISTEN {CHANNEL}")
+        self._conn = conn
+
+    def close(self) -> None:
+        if self._conn is not None:
+            try:
+                self._conn.close()
+            finally:
+                self._conn = None
+
+
+def waker(stop: threading.Event) -> Polling:
+    """The best way this database has to wake the dispatcher."""
+    return PostgresListener(stop) if connection.vendor == "postgresql" else Polling(stop)
