@@ -128,9 +128,10 @@ def test_charge_delivered_twice_before_its_event_is_dispatched_charges_once(e2e,
     assert event.dispatched_at is not None
     run = HandlerRun.objects.get(event=event, handler="payments.charge_order")
     assert run.status == "done"
-    # One copy charged, the other was turned away without using an attempt.
+    # One copy charged, the other was turned away without using an attempt (and so was
+    # the relay's, had it published one before it saw the run done).
     assert run.attempts == 1
     assert e2e.stack.worker.log().count(f"event={event.pk} handler=payments.charge_order done") == 1
-    assert skipped(e2e, charge) == 1
+    assert skipped(e2e, charge) >= 1
     assert_confirmed_once(e2e, order)
     assert e2e.points()[0]["amount"] == 30

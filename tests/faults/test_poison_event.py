@@ -3,6 +3,7 @@ attempts, is not tried again, and holds up nothing else."""
 
 import re
 import time
+from decimal import Decimal
 
 import pytest
 from django.db import transaction
@@ -12,7 +13,7 @@ from customers.models import Customer
 from events import services as events
 from events.models import HandlerRun
 from orders.models import Order
-from orders.signals import order_placed
+from orders.signals import OrderPlaced, PlacedLine
 from payments.tasks import charge_order
 
 pytestmark = [pytest.mark.faults, pytest.mark.django_db(transaction=True)]
@@ -25,13 +26,14 @@ def test_event_whose_handler_always_fails_ends_failed_and_the_other_orders_keep_
     missing = (Order.objects.aggregate(top=Max("id"))["top"] or 0) + 10**6
     with transaction.atomic():
         poison = events.record(
-            order_placed,
-            order_id=missing,
-            customer_id=Customer.objects.get(user__username=shop.api.username).pk,
-            total="9.90",
-            currency="EUR",
-            payment_token="tok_ok",
-            lines=[{"sku": "MUG-01", "quantity": 1, "unit_price": "9.90"}],
+            OrderPlaced(
+                order_id=missing,
+                customer_id=Customer.objects.get(user__username=shop.api.username).pk,
+                total=Decimal("9.90"),
+                currency="EUR",
+                payment_token="tok_ok",
+                lines=(PlacedLine(sku="MUG-01", quantity=1, unit_price=Decimal("9.90")),),
+            )
         )
     stream = shop.stream()
     stream.place(12)  # while the poison event is being retried
