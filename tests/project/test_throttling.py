@@ -7,6 +7,9 @@ import socket
 import uuid
 
 import pytest
+from django.core.cache import cache
+
+from project.throttles import SlidingWindowThrottle
 
 from tests.conftest import client_for
 from tests.factories import PASSWORD, ProductFactory, UserFactory
@@ -124,3 +127,39 @@ def test_the_counters_work_in_a_redis_cache_too(api_client, rates, settings):
     assert api_client.get(PRODUCTS).status_code == 200
 
     assert_throttled(api_client.get(PRODUCTS), within=60)
+
+
+def test_a_callers_count_is_two_small_numbers_whatever_the_rate(rates, monkeypatch):
+    """Not DRF's list of every call's time, rewritten in full at each call and as long
+    as the rate allows: one counter for this window and one for the last."""
+    rates(user="100000/min")
+    user = UserFactory()
+    client = client_for(user)
+    now = 1_000_000.0  # 40 s into a minute
+    monkeypatch.setattr(SlidingWindowThrottle, "timer", lambda self: now)
+
+    for _ in range(30):
+        assert client.get(ME).status_code == 200
+
+    minute = int(now // 60)
+    assert cache.get(f"throttle_user_{user.pk}:{minute}") == 30
+    assert cache.get(f"throttle_user_{user.pk}") is None  # DRF's list is not kept
+
+
+def test_the_last_windows_calls_weigh_in_as_much_as_it_still_overlaps(rates, monkeypatch):
+    rates(user="10/min")
+    client = client_for(UserFactory())
+    now = [60.0 * 1000 + 50]  # 50 s into a minute
+    monkeypatch.setattr(SlidingWindowThrottle, "timer", lambda self: now[0])
+    assert [client.get(ME).status_code for _ in range(10)] == [200] * 10
+    assert_throttled(client.get(ME), within=60)
+
+    now[0] += 30  # 20 s into the next minute: the last one still weighs 2/3, 6.7 calls
+    assert [client.get(ME).status_code for _ in range(4)] == [200] * 4  # 6.7 + 3 < 10
+    response = client.get(ME)
+    assert_throttled(response, within=60)
+    # Under the rate again once the last minute weighs less than the room left,
+    # 1 - elapsed < (10 - 4) / 10: at 24 s into the minute, 4 s on.
+    assert int(response["Retry-After"]) == 4
+    now[0] += 4.5
+    assert client.get(ME).status_code == 200
