@@ -8,11 +8,18 @@ from django.db import transaction
 from .models import Customer, PointsEntry
 
 
-@transaction.atomic
 def customer_for(user) -> Customer:
     """The user's shopper profile, created on first use: at registration, or when a
-    staff account made with ``createsuperuser`` first shops. Idempotent per user."""
-    customer, _ = Customer.objects.get_or_create(user=user)
+    staff account made with ``createsuperuser`` first shops. Idempotent per user (the
+    one-to-one's unique constraint settles two first uses at once). No query when the
+    authentication brought the profile with the user."""
+    try:
+        return user.customer
+    except Customer.DoesNotExist:
+        pass
+    with transaction.atomic():
+        customer, _ = Customer.objects.get_or_create(user=user)
+    user.customer = customer
     return customer
 
 
@@ -30,17 +37,19 @@ def award_points_for_paid_order(*, customer_id: int, order_id: int, total: Decim
     reversal of the same customer's order never interleave.
     """
     Customer.objects.select_for_update().get(pk=customer_id)
-    if PointsEntry.objects.filter(order_id=order_id, reason=PointsEntry.Reason.ORDER_CANCELLED).exists():
+    entries = {entry.reason: entry for entry in PointsEntry.objects.filter(order_id=order_id)}
+    if PointsEntry.Reason.ORDER_CANCELLED in entries:
         return None
+    if PointsEntry.Reason.ORDER_PAID in entries:
+        return entries[PointsEntry.Reason.ORDER_PAID]
     points = points_for(total)
     if points <= 0:
         return None
-    entry, _ = PointsEntry.objects.get_or_create(
-        order_id=order_id,
-        reason=PointsEntry.Reason.ORDER_PAID,
-        defaults={"customer_id": customer_id, "amount": points},
+    # Under the customer's lock nobody else writes this order's entries: a plain
+    # INSERT (the unique constraint stays the backstop).
+    return PointsEntry.objects.create(
+        order_id=order_id, reason=PointsEntry.Reason.ORDER_PAID, customer_id=customer_id, amount=points
     )
-    return entry
 
 
 @transaction.atomic
