@@ -64,7 +64,7 @@ def place_order(*, customer, lines: list[LineRequest], payment_token: str) -> Or
     if total > MAX_TOTAL:
         raise OrderError(f"the order total may not exceed {MAX_TOTAL} {currency}", field="items")
     order = Order.objects.create(customer=customer, total=total, currency=currency)
-    OrderLine.objects.bulk_create(
+    lines = OrderLine.objects.bulk_create(
         OrderLine(
             order=order,
             product_id=r.product_id,
@@ -76,6 +76,7 @@ def place_order(*, customer, lines: list[LineRequest], payment_token: str) -> Or
         )
         for r in reserved
     )
+    _known_lines(order, lines)
     event = events.record(
         OrderPlaced(
             order_id=order.pk,
@@ -89,6 +90,15 @@ def place_order(*, customer, lines: list[LineRequest], payment_token: str) -> Or
     with log_context(order_id=order.pk, event_id=event.pk):
         logger.info("order placed: %s lines, %s %s", len(reserved), total, currency)
     return order
+
+
+def _known_lines(order: Order, lines: list[OrderLine]) -> None:
+    """Keep the lines just written on the order, as ``prefetch_related`` keeps what it
+    fetched, so that whoever shows the order (the API's answer) does not read them
+    back."""
+    cached = order.lines.all()
+    cached._result_cache, cached._prefetch_done = lines, True
+    order._prefetched_objects_cache = {"lines": cached}
 
 
 def _validated_quantities(lines: list[LineRequest]) -> dict[str, int]:
