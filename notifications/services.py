@@ -17,6 +17,7 @@ from django.utils import timezone
 from customers import selectors as customer_selectors
 from orders import selectors as order_selectors
 
+from . import mail
 from .models import EmailRecord, Kind, Notification
 
 CANCEL_REASONS = {
@@ -72,9 +73,7 @@ def _notify(*, kind: str, customer_id: int, order_id: int, event_key, title: str
     )
     if contact.email:
         message_id = f"<{kind}.{event_key}@orderflow>"
-        EmailMessage(subject=title, body=body, to=[contact.email], headers={"Message-ID": message_id}).send(
-            fail_silently=False
-        )
+        mail.send(EmailMessage(subject=title, body=body, to=[contact.email], headers={"Message-ID": message_id}))
         EmailRecord.objects.create(
             customer_id=customer_id,
             kind=kind,

@@ -11,6 +11,19 @@ app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 
 
+@signals.task_prerun.connect
+def fresh_database_connections(task=None, **kwargs) -> None:
+    """What Django does at every request: drop a connection past CONN_MAX_AGE, and
+    check the kept one before its first query (CONN_HEALTH_CHECKS), so a database
+    restart costs no task. Not for a task run in its caller's process (``apply``, eager
+    mode): that is the caller's connection, maybe inside its transaction."""
+    if task is not None and getattr(task.request, "is_eager", False):
+        return
+    from django.db import close_old_connections
+
+    close_old_connections()
+
+
 @signals.celeryd_init.connect
 def refuse_unsafe_broker_settings(sender=None, **kwargs) -> None:
     """A worker does not start on broker settings that would deliver messages twice

@@ -7,10 +7,12 @@ so a charge survives a rollback of the handler that made it, and it answers a re
 idempotency key with the first result instead of charging again.
 """
 
+import os
 import sqlite3
+import threading
 import uuid
 from collections.abc import Iterator
-from contextlib import closing, contextmanager
+from contextlib import contextmanager
 from decimal import Decimal
 
 from django.conf import settings
@@ -53,20 +55,31 @@ class SandboxGateway:
 
     def __init__(self, path: str | None = None):
         self.path = path or settings.SANDBOX_GATEWAY_DB
+        # One connection per process and thread, opened (and the schema made) once:
+        # a provider's client keeps its connection too. Keyed by process as well, so a
+        # forked worker never shares its parent's.
+        self._local = threading.local()
 
-    @contextmanager
-    def _transaction(self) -> Iterator[sqlite3.Connection]:
-        with closing(sqlite3.connect(self.path, timeout=30, isolation_level=None)) as conn:
+    def _connection(self) -> sqlite3.Connection:
+        conn, pid = getattr(self._local, "conn", None), getattr(self._local, "pid", None)
+        if conn is None or pid != os.getpid():
+            conn = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
             conn.execute("PRAGMA journal_mode=WAL")
             conn.executescript(_SCHEMA)
             conn.row_factory = sqlite3.Row
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                yield conn
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
-            conn.execute("COMMIT")
+            self._local.conn, self._local.pid = conn, os.getpid()
+        return conn
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        conn = self._connection()
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield conn
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
 
     def charge(self, *, amount: Decimal, currency: str, token: str, idempotency_key: str) -> ChargeResult:
         with self._transaction() as conn:
