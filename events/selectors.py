@@ -20,12 +20,7 @@ def timeline(stream: str | None) -> QuerySet[Event]:
 def first_key(event_type, *, stream: str) -> str | None:
     """The key of the stream's first event of this type (e.g. an order's ``order.placed``),
     or None if there is none (never recorded, or pruned)."""
-    key = (
-        Event.objects.filter(type=event_type.name, stream=stream)
-        .order_by("id")
-        .values_list("key", flat=True)
-        .first()
-    )
+    key = Event.objects.filter(type=event_type.name, stream=stream).order_by("id").values_list("key", flat=True).first()
     return None if key is None else str(key)
 
 

@@ -11,6 +11,7 @@ is no such notification (SQLite), the relay polls, briefly (``EVENTS_DISPATCH_PO
 import logging
 import threading
 
+from django.conf import settings
 from django.db import connection
 
 logger = logging.getLogger("events.wakeup")
@@ -49,8 +50,10 @@ class PostgresListener(Polling):
                 self._listen()
             woken = any(True for _ in self._conn.notifies(timeout=timeout, stop_after=1))
             if woken:
-                # Several commits may have notified meanwhile: one pass serves them all.
-                for _ in self._conn.notifies(timeout=0.0):
+                # Let the commits of the next few milliseconds come too: one pass then
+                # serves them all. Under load that makes batches instead of a pass per
+                # event (each pass costs a transaction); idle, it is a few ms of latency.
+                for _ in self._conn.notifies(timeout=settings.EVENTS_DISPATCH_GATHER):
                     pass
             return woken
         except Exception:

@@ -8,6 +8,7 @@ restart) is found out at the next send, which is made again on a fresh connectio
 once; any other failure is the caller's, and its handler retries.
 """
 
+import contextlib
 import smtplib
 import threading
 
@@ -50,7 +51,5 @@ def close() -> None:
     connection = getattr(_local, "connection", None)
     _local.connection = _local.config = None
     if connection is not None:
-        try:
+        with contextlib.suppress(smtplib.SMTPException, OSError):  # already gone: nothing to tidy
             connection.close()
-        except (smtplib.SMTPException, OSError):  # already gone: nothing to tidy
-            pass

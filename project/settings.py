@@ -366,6 +366,9 @@ EVENTS_DISPATCH_BATCH = env.int("EVENTS_DISPATCH_BATCH", default=500)
 # Seconds a dispatcher holds the events of its batch: if it dies before marking them
 # dispatched, another dispatches them once this has passed.
 EVENTS_DISPATCH_LEASE = env.float("EVENTS_DISPATCH_LEASE", default=5.0)
+# Woken by a commit, the dispatcher waits this long (seconds) for more before its pass,
+# so that under load one pass sends many events.
+EVENTS_DISPATCH_GATHER = env.float("EVENTS_DISPATCH_GATHER", default=0.005)
 # Where the database cannot wake the dispatcher (SQLite: no LISTEN/NOTIFY), it looks
 # for new events this often (seconds).
 EVENTS_DISPATCH_POLL = env.float("EVENTS_DISPATCH_POLL", default=0.1)

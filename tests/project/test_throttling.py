@@ -10,7 +10,6 @@ import pytest
 from django.core.cache import cache
 
 from project.throttles import SlidingWindowThrottle
-
 from tests.conftest import client_for
 from tests.factories import PASSWORD, ProductFactory, UserFactory
 
