@@ -57,15 +57,18 @@ class Reservation:
     quantity: int
 
 
-@transaction.atomic
 def reserve_stock(quantities: dict[str, int]) -> list[Reservation]:
-    """Take ``quantities`` (sku -> units) out of stock, all or nothing.
+    """Take ``quantities`` (sku -> units) out of stock, all or nothing, in the caller's
+    transaction (the order's: the units are taken exactly when the order is made).
 
     Locks the products in id order; raises ``UnknownProduct`` or ``OutOfStock`` and
-    changes nothing if any line cannot be served. Returns the reserved lines priced
+    changes nothing if any line cannot be served: every check comes before the one
+    write, so no savepoint is needed to undo anything. Returns the reserved lines priced
     from the catalog, in the order of ``quantities``. Two statements however many
     lines: the locking read and one UPDATE of every product's stock.
     """
+    if not transaction.get_connection().in_atomic_block:
+        raise RuntimeError("reserve_stock must run inside the transaction of the order it reserves for")
     products = {
         p.sku: p for p in Product.objects.select_for_update().filter(sku__in=quantities, is_active=True).order_by("id")
     }

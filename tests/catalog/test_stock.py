@@ -111,3 +111,15 @@ def test_update_product_sets_the_new_on_hand_count():
 
     mug.refresh_from_db()
     assert (mug.stock, mug.price, mug.currency) == (3, Decimal("11.00"), "CHF")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_stock_is_reserved_only_inside_the_transaction_of_an_order():
+    """Outside one, the row locks would be let go at once and the units taken with no
+    order to show for them."""
+    mug = ProductFactory(sku="MUG-01", stock=10)
+
+    with pytest.raises(RuntimeError, match="inside the transaction"):
+        services.reserve_stock({"MUG-01": 1})
+
+    assert stock_of(mug) == [10]
