@@ -1,4 +1,10 @@
-"""Customer profiles and the loyalty points ledger."""
+"""Customer profiles and the loyalty points ledger.
+
+Services that a handler calls join its transaction whole (``atomic(savepoint=False)``):
+the effect and the run's done-mark commit together or not at all, and a failure rolls
+back the caller's transaction with it, without a savepoint's two extra round trips.
+Called on their own, they are a transaction of their own.
+"""
 
 from decimal import ROUND_DOWN, Decimal
 
@@ -28,7 +34,7 @@ def points_for(total: Decimal) -> int:
     return int(Decimal(total).to_integral_value(rounding=ROUND_DOWN)) * settings.LOYALTY_POINTS_PER_UNIT
 
 
-@transaction.atomic
+@transaction.atomic(savepoint=False)
 def award_points_for_paid_order(*, customer_id: int, order_id: int, total: Decimal) -> PointsEntry | None:
     """Credit the points a paid order earns.
 
@@ -52,7 +58,7 @@ def award_points_for_paid_order(*, customer_id: int, order_id: int, total: Decim
     )
 
 
-@transaction.atomic
+@transaction.atomic(savepoint=False)
 def revoke_points_for_cancelled_order(*, customer_id: int, order_id: int, was_paid: bool) -> PointsEntry | None:
     """Take back what a since-cancelled paid order earned. Idempotent per order.
 

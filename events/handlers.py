@@ -34,6 +34,7 @@ from django.utils import timezone
 
 from project.logcontext import bind, log_context, order_id_of
 
+from . import claims
 from .models import Event, HandlerRun
 
 logger = logging.getLogger(__name__)
@@ -139,28 +140,27 @@ def _apply_at_once(task, spec: HandlerSpec, fn: Callable[[Event], None], event_i
     ONE transaction, under the run's row lock (the lock is the lease: a duplicate
     delivery and the relay pass over a locked run). If the worker dies inside, the
     transaction is rolled back and the broker delivers the message again, flagged
-    redelivered: that attempt is counted first (``run_handler``)."""
+    redelivered: that attempt is counted first (``run_handler``). A pending run costs
+    two statements around its effect (``events.claims``); any other is looked at
+    whole."""
     began = time.monotonic()
     run_id = None
     try:
         with transaction.atomic():
-            run = (
-                HandlerRun.objects.select_for_update(skip_locked=True, of=("self",))
-                .select_related("event")
-                .filter(event_id=event_id, handler=spec.name)
-                .first()
-            )
-            if run is None:
+            claimed = claims.claim(event_id, spec.name)
+            if claimed is None:
                 raise _Skip
-            run_id = run.pk
-            bind(order_id=order_id_of(run.event.stream))
-            if not _may_start(run, spec):
-                return
-            run.attempts += 1
-            run.resends = 0
-            run.started_at = timezone.now()
-            fn(run.event)
-            _mark_done(run, began, also=("attempts", "resends", "started_at"))
+            run_id = claimed.run_id
+            bind(order_id=order_id_of(claimed.event.stream))
+            if claimed.status != HandlerRun.Status.PENDING or claimed.attempts >= spec.max_attempts:
+                run = HandlerRun.objects.select_related("event").get(pk=run_id)  # locked above
+                if not _may_start(run, spec):
+                    return
+            started_at = timezone.now()
+            fn(claimed.event)
+            claims.finish(
+                run_id, attempts=claimed.attempts + 1, started_at=started_at, duration=time.monotonic() - began
+            )
         logger.info("event=%s handler=%s done", event_id, spec.name)
     except _Skip:
         if HandlerRun.objects.filter(event_id=event_id, handler=spec.name).exists():

@@ -41,16 +41,24 @@ def amount_of(order_id: int) -> tuple[Decimal, str]:
 
 
 def order_summary(order_id: int) -> dict:
-    """What other apps may read of an order (e.g. for an email), as plain data."""
-    order = Order.objects.prefetch_related("lines").get(pk=order_id)
+    """What other apps may read of an order (e.g. for an email), as plain data; one
+    query (the lines, each with its order's columns)."""
+    lines = list(
+        OrderLine.objects.filter(order_id=order_id)
+        .order_by("id")
+        .values("sku", "name", "quantity", "line_total", "order__status", "order__total", "order__currency")
+    )
+    if not lines:  # every order has a line: no lines, no order
+        raise Order.DoesNotExist(f"order {order_id} does not exist")
+    first = lines[0]
     return {
-        "id": order.pk,
-        "status": order.status,
-        "total": order.total,
-        "currency": order.currency,
+        "id": order_id,
+        "status": first["order__status"],
+        "total": first["order__total"],
+        "currency": first["order__currency"],
         "lines": [
-            {"sku": li.sku, "name": li.name, "quantity": li.quantity, "line_total": li.line_total}
-            for li in order.lines.all()
+            {"sku": li["sku"], "name": li["name"], "quantity": li["quantity"], "line_total": li["line_total"]}
+            for li in lines
         ],
     }
 

@@ -1,5 +1,13 @@
 """Orders: placing, paying, cancelling. Every status change records its event, and
-logs a line naming the order and that event."""
+logs a line naming the order and that event.
+
+Services that a handler calls join its transaction whole (``atomic(savepoint=False)``):
+the effect and the run's done-mark commit together or not at all, and a failure rolls
+back the caller's transaction with it, without a savepoint's two extra round trips.
+Called on their own, they are a transaction of their own. Those that refuse requests
+(``place_order``, ``cancel_order``: a 400 or a 409) keep their savepoint, so that a
+caller's transaction survives the refusal.
+"""
 
 import logging
 from dataclasses import dataclass
@@ -116,7 +124,7 @@ def _validated_quantities(lines: list[LineRequest]) -> dict[str, int]:
     return quantities
 
 
-@transaction.atomic
+@transaction.atomic(savepoint=False)
 def mark_paid(*, order_id: int) -> Order:
     """The payment was captured: a pending order becomes paid and ``order.paid`` is
     recorded. Any other status is left alone (a capture never revives a cancelled

@@ -5,14 +5,14 @@ the dispatcher's (the relay process, woken by the commit: ``events.wakeup``). A 
 ``dispatch_pending``, takes up to ``EVENTS_DISPATCH_BATCH`` undispatched events, oldest
 first, passing over any another dispatcher holds, in three steps:
 
-1. One transaction: each event's signal is sent, and every receiver answers with the
-   handler task it wants run (``events.subscriptions``); the handler runs that do not
-   exist yet are written in one INSERT, and the events are claimed
-   (``next_dispatch_at``, ``EVENTS_DISPATCH_LEASE`` seconds ahead) so that another
-   dispatcher leaves them alone. Commit.
-2. Every task is published, over one broker connection (with publisher confirms on
-   RabbitMQ: a publish returns once the broker has the message). No database lock is
-   held meanwhile.
+1. The events are claimed in one statement (``next_dispatch_at``,
+   ``EVENTS_DISPATCH_LEASE`` seconds ahead, so that another dispatcher leaves them
+   alone; ``events.claims``); each one's signal is sent, and every receiver answers
+   with the handler task it wants run (``events.subscriptions``); the handler runs
+   that do not exist yet are written in one INSERT.
+2. Every task is published, as one batch over one broker connection (on RabbitMQ its
+   publisher confirms are awaited together: the batch is the broker's once they are
+   all in). No database lock is held meanwhile.
 3. The events whose tasks all went out are marked dispatched, in one UPDATE.
 
 Guarantees:
@@ -32,19 +32,17 @@ Guarantees:
 import logging
 from dataclasses import dataclass, field
 
-from celery import current_app
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F, QuerySet
 from django.utils import timezone
 
 from project.faults import crash_point
 from project.logcontext import log_context, order_id_of
 
-from .. import selectors
+from .. import claims
 from ..handlers import backoff
 from ..models import Event, HandlerRun
-from .sending import BROKER_ERRORS, publish, reopen
+from .sending import BROKER_ERRORS, publish_batch, reopen
 
 logger = logging.getLogger("events.dispatch")
 
@@ -67,8 +65,7 @@ class _Claim:
 def dispatch_pending(*, limit: int | None = None) -> DispatchReport:
     """One pass over the undispatched events that are due (not claimed by another
     dispatcher, not backing off after a failure of their own), oldest first."""
-    limit = limit or settings.EVENTS_DISPATCH_BATCH
-    return _dispatch(selectors.due_for_dispatch(timezone.now()), limit=limit)
+    return _dispatch(limit=limit or settings.EVENTS_DISPATCH_BATCH)
 
 
 def dispatch_events(event_ids: list[int]) -> DispatchReport:
@@ -76,25 +73,20 @@ def dispatch_events(event_ids: list[int]) -> DispatchReport:
     backoff or a claim is not waited out)."""
     if not event_ids:
         return DispatchReport()
-    events = Event.objects.filter(pk__in=event_ids, dispatched_at=None).order_by("id")
-    return _dispatch(events, limit=len(event_ids))
+    return _dispatch(limit=len(event_ids), ids=event_ids)
 
 
-def _dispatch(events: QuerySet[Event], *, limit: int) -> DispatchReport:
+def _dispatch(*, limit: int, ids: list[int] | None = None) -> DispatchReport:
     report = DispatchReport()
-    claims = _claim(events, limit=limit, report=report)
-    if not claims:
+    claimed = _claim(limit=limit, ids=ids, report=report)
+    if not claimed:
         return report
     # Fault tests: die with the runs written and the events claimed, nothing published.
     crash_point("events.before_publish")
-    sent, unsent, error = _publish(claims, report)
+    sent, unsent, error = _publish(claimed, report)
     # Fault tests: die with the tasks published and the events not marked.
     crash_point("events.before_mark")
-    now = timezone.now()
-    if sent:
-        report.dispatched = Event.objects.filter(pk__in=sent).update(
-            dispatched_at=now, next_dispatch_at=None, last_dispatch_error=""
-        )
+    report.dispatched = claims.mark_dispatched(sent, at=timezone.now())
     if unsent:
         # The broker's fault, not the events': they are due again at once.
         Event.objects.filter(pk__in=unsent).update(next_dispatch_at=None, last_dispatch_error=error)
@@ -103,33 +95,30 @@ def _dispatch(events: QuerySet[Event], *, limit: int) -> DispatchReport:
     if sent and logger.isEnabledFor(logging.INFO):
         # One line per event, naming it and its order, so one order can be followed
         # through every process's log.
-        tasks = {claim.event_id: claim for claim in claims}
+        by_id = {claim.event_id: claim for claim in claimed}
         for event_id in sent:
-            claim = tasks[event_id]
+            claim = by_id[event_id]
             with log_context(event_id=event_id, order_id=order_id_of(claim.stream)):
                 logger.info("event=%s dispatched to %s handler(s)", event_id, len(claim.tasks))
     return report
 
 
-def _claim(events: QuerySet[Event], *, limit: int, report: DispatchReport) -> list[_Claim]:
-    """Step 1: fan the events out, write their runs, claim them; one transaction."""
+def _claim(*, limit: int, ids: list[int] | None, report: DispatchReport) -> list[_Claim]:
+    """Step 1: claim the events (one statement), fan them out, write their runs (one
+    INSERT)."""
     now = timezone.now()
+    until = now + timezone.timedelta(seconds=settings.EVENTS_DISPATCH_LEASE)
+    batch = claims.claim_events(now=now, until=until, limit=limit, ids=ids)
+    report.claimed = len(batch)
+    fanned_out: list[tuple[Event, list]] = []
+    for event in batch:
+        try:
+            fanned_out.append((event, _handlers_of(event)))
+        except Exception as exc:
+            _fan_out_failed(event, exc)
+            report.failed += 1
     with transaction.atomic():
-        batch = list(events.select_for_update(skip_locked=True)[:limit])
-        report.claimed = len(batch)
-        fanned_out: list[tuple[Event, list]] = []
-        for event in batch:
-            try:
-                fanned_out.append((event, _handlers_of(event)))
-            except Exception as exc:
-                _fan_out_failed(event, exc)
-                report.failed += 1
-        claims = _open_runs(fanned_out, now=now)
-        Event.objects.filter(pk__in=[claim.event_id for claim in claims]).update(
-            dispatch_attempts=F("dispatch_attempts") + 1,
-            next_dispatch_at=now + timezone.timedelta(seconds=settings.EVENTS_DISPATCH_LEASE),
-        )
-    return claims
+        return _open_runs(fanned_out, now=now)
 
 
 def _handlers_of(event: Event) -> list:
@@ -141,16 +130,16 @@ def _handlers_of(event: Event) -> list:
 def _open_runs(fanned_out: list[tuple[Event, list]], *, now) -> list[_Claim]:
     """Write the handler runs of a batch and say what to publish.
 
-    An event never claimed before has no runs yet (the usual case): its runs are
-    created in the batch's one INSERT. One that was (its dispatcher died, or the
-    broker refused) may have some: an open one is sent again, one that is done, failed
+    An event claimed for the first time has no runs yet (the usual case): its runs
+    are created in the batch's one INSERT. One claimed before (its dispatcher died, or
+    the broker refused) may have some: an open one is sent again, one that is done, failed
     or skipped is not. ``ignore_conflicts`` leaves alone a run a worker made itself
     meanwhile (a task sent by other means)."""
-    retried = [event.pk for event, _ in fanned_out if event.dispatch_attempts]
+    retried = [event.pk for event, _ in fanned_out if event.dispatch_attempts > 1]
     existing = {}
     if retried:
         existing = {(r.event_id, r.handler): r for r in HandlerRun.objects.filter(event_id__in=retried)}
-    new_runs, claims = [], []
+    new_runs, batch = [], []
     for event, tasks in fanned_out:
         claim = _Claim(event_id=event.pk, stream=event.stream)
         for task in tasks:
@@ -164,41 +153,33 @@ def _open_runs(fanned_out: list[tuple[Event, list]], *, now) -> list[_Claim]:
             else:
                 continue
             claim.tasks.append(task)
-        claims.append(claim)
+        batch.append(claim)
     HandlerRun.objects.bulk_create(new_runs, ignore_conflicts=True)
-    return claims
+    return batch
 
 
-def _publish(claims: list[_Claim], report: DispatchReport) -> tuple[list[int], list[int], str]:
-    """Step 2: publish every claim's tasks over one connection. Returns the events
-    whose tasks all went out, those not (all after the first refused publish: with
-    the broker away each would wait out its timeout in turn), and the error."""
-    sent: list[int] = []
+def _publish(batch: list[_Claim], report: DispatchReport) -> tuple[list[int], list[int], str]:
+    """Step 2: publish every claim's tasks, as one batch. Returns the events whose
+    tasks all went out, those not, and the broker's error: a batch goes whole or is
+    sent again whole (sending a task twice is harmless)."""
+    sends = [(task, claim.event_id) for claim in batch for task in claim.tasks]
     try:
-        with current_app.producer_or_acquire() as producer:
-            for claim in claims:
-                with log_context(event_id=claim.event_id, order_id=order_id_of(claim.stream)):
-                    for task in claim.tasks:
-                        publish(task, claim.event_id, producer=producer)
-                        report.sent += 1
-                sent.append(claim.event_id)
+        publish_batch(sends)
     except BROKER_ERRORS as exc:
-        unsent = [claim.event_id for claim in claims if claim.event_id not in set(sent)]
-        return sent, unsent, f"{type(exc).__name__}: {exc}"[:2000]
-    return sent, [], ""
+        return [], [claim.event_id for claim in batch], f"{type(exc).__name__}: {exc}"[:2000]
+    report.sent = len(sends)
+    return [claim.event_id for claim in batch], [], ""
 
 
 def _fan_out_failed(event: Event, exc: Exception) -> None:
     """An event that cannot be fanned out for a reason of its own would fail again at
     once: it waits longer after each failure (``next_dispatch_at``), so it neither
     floods the log nor goes away, and its error is kept for the admin."""
-    attempts = event.dispatch_attempts + 1
+    attempts = event.dispatch_attempts  # this one counted by its claim
     delay = backoff(attempts)
     error = f"{type(exc).__name__}: {exc}"[:2000]
     Event.objects.filter(pk=event.pk).update(
-        dispatch_attempts=attempts,
-        last_dispatch_error=error,
-        next_dispatch_at=timezone.now() + timezone.timedelta(seconds=delay),
+        last_dispatch_error=error, next_dispatch_at=timezone.now() + timezone.timedelta(seconds=delay)
     )
     with log_context(event_id=event.pk, order_id=order_id_of(event.stream)):
         logger.error(

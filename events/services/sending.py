@@ -1,5 +1,19 @@
-"""Putting a handler run's task on the broker: shared by the dispatcher and the relay."""
+"""Putting handler runs' tasks on the broker: shared by the dispatcher and the relay.
 
+The dispatcher publishes a batch at a time (``publish_batch``). On RabbitMQ every
+publish is confirmed by the broker (the outbox marks an event dispatched on that word
+alone), and waiting for each confirm in turn cost a round trip per message; a batch is
+published in one go over a connection of the dispatcher's own, in confirm mode, and
+its confirms are awaited together. Elsewhere (Redis, the filesystem broker) a publish
+returns once the message is stored, and the batch goes over one pooled connection.
+"""
+
+import contextlib
+import threading
+import time
+
+from celery import current_app
+from django.conf import settings
 from django.utils import timezone
 from kombu.exceptions import OperationalError as BrokerOperationalError
 
@@ -11,14 +25,106 @@ from ..models import HandlerRun, task_id_for
 BROKER_ERRORS = (BrokerOperationalError, ConnectionError, OSError)
 
 
-def publish(task, event_id: int, *, producer=None) -> None:
+def publish(task, event_id: int, *, producer=None, **options) -> None:
     """Send the run's task. Its id is deterministic, ``<event id>:<handler>``, so the
     broker, the logs and the admin name the same run."""
     # More than once only in fault tests: every message delivered twice (project/faults.py).
     for _ in range(publish_copies()):
         task.apply_async(
-            args=[event_id], task_id=task_id_for(event_id, task.name), queue=task.spec.queue, producer=producer
+            args=[event_id],
+            task_id=task_id_for(event_id, task.name),
+            queue=task.spec.queue,
+            producer=producer,
+            **options,
         )
+
+
+def publish_batch(sends: list[tuple[object, int]]) -> None:
+    """Publish every ``(task, event id)``; return once the broker has them all. Raises
+    one of ``BROKER_ERRORS`` if it could not be reached or refused one: then any of
+    them may have gone or not, and sending them again is harmless."""
+    if not sends:
+        return
+    if current_app.conf.broker_url.split("://", 1)[0] in ("amqp", "pyamqp", "amqps"):
+        _confirmed_link().publish(sends)
+        return
+    with current_app.producer_or_acquire() as producer:
+        for task, event_id in sends:
+            publish(task, event_id, producer=producer)
+
+
+_local = threading.local()
+
+
+def _confirmed_link() -> "_ConfirmedLink":
+    link = getattr(_local, "link", None)
+    if link is None:
+        link = _local.link = _ConfirmedLink()
+    return link
+
+
+class _ConfirmedLink:
+    """A connection and channel in publisher-confirm mode, kept for the process's
+    batches and dropped after any error (the next batch opens a new one)."""
+
+    def __init__(self) -> None:
+        app = current_app
+        # The settings' confirm_publish makes every publish wait for its own confirm:
+        # this connection confirms a batch at once instead.
+        options = {**app.conf.broker_transport_options, "confirm_publish": False}
+        self.connection = app.connection_for_write(transport_options=options)
+        try:
+            self.connection.ensure_connection(max_retries=1)
+            self.channel = self.connection.channel()
+            self.channel.confirm_select()
+        except Exception:
+            self.connection.release()
+            raise
+        self.channel.events["basic_ack"].add(self._acked)
+        self.channel.events["basic_nack"].add(self._nacked)
+        self.producer = app.amqp.Producer(self.channel)
+        self.published = 0  # delivery tags run from 1, one per message on the channel
+        self.unconfirmed: set[int] = set()
+        self.refused = 0
+
+    def publish(self, sends: list[tuple[object, int]]) -> None:
+        try:
+            for task, event_id in sends:
+                for _ in range(publish_copies()):
+                    publish(task, event_id, producer=self.producer, retry=False)
+                    self.published += 1
+                    self.unconfirmed.add(self.published)
+            self._await_confirms(timeout=settings.CELERY_BROKER_CONNECTION_TIMEOUT)
+        except Exception:
+            self.close()
+            raise
+        if self.refused:
+            self.close()
+            raise BrokerOperationalError(f"the broker refused {self.refused} message(s) (nack)")
+
+    def _await_confirms(self, *, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while self.unconfirmed:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise BrokerOperationalError(f"{len(self.unconfirmed)} message(s) not confirmed within {timeout:g}s")
+            self.connection.drain_events(timeout=left)
+
+    def _acked(self, delivery_tag: int, multiple: bool) -> None:
+        self._settle(delivery_tag, multiple)
+
+    def _nacked(self, delivery_tag: int, multiple: bool) -> None:
+        self.refused += self._settle(delivery_tag, multiple)
+
+    def _settle(self, delivery_tag: int, multiple: bool) -> int:
+        settled = {tag for tag in self.unconfirmed if tag <= delivery_tag} if multiple else {delivery_tag}
+        self.unconfirmed -= settled
+        return len(settled)
+
+    def close(self) -> None:
+        _local.link = None
+        with contextlib.suppress(Exception):  # a connection already gone has nothing to release
+            self.connection.release()
 
 
 def reopen(run: HandlerRun, spec) -> None:

@@ -25,9 +25,11 @@ def order(mug):
 
 
 def charge(order, token="tok_ok"):
-    """As the charge handler calls it: the order's key is its order.placed event's."""
+    """As the charge handler calls it: in the run's transaction, under the key of the
+    order's order.placed event."""
     placed = Event.objects.get(type="order.placed", stream=f"order:{order.pk}")
-    return services.charge_order(order_id=order.pk, token=token, key=str(placed.key))
+    with transaction.atomic():
+        return services.charge_order(order_id=order.pk, token=token, key=str(placed.key))
 
 
 def test_charging_an_order_twice_charges_the_card_once(order):
