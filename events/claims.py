@@ -108,6 +108,29 @@ def mark_dispatched(event_ids: list[int], *, at) -> int:
         return cursor.rowcount
 
 
+def insert_runs(runs: list[tuple[int, str, object]]) -> None:
+    """Write a batch's new handler runs, ``(event id, handler, deadline)`` each, pending
+    and sent once, in one INSERT; a run that exists already (a worker made it for a
+    task sent by other means) is left as it is."""
+    if not runs:
+        return
+    q = connection.ops.quote_name
+    adapt = connection.ops.adapt_datetimefield_value
+    columns = ("event_id", "handler", "status", "attempts", "enqueued", "resends", "last_error", "deadline")
+    columns += ("created_at", "updated_at")
+    now = adapt(timezone.now())
+    row = f"({', '.join(['%s'] * len(columns))})"
+    sql = (
+        f"INSERT INTO {q(HandlerRun._meta.db_table)} ({', '.join(q(c) for c in columns)}) "
+        f"VALUES {', '.join([row] * len(runs))} ON CONFLICT DO NOTHING"
+    )
+    params = []
+    for event_id, handler, deadline in runs:
+        params += [event_id, handler, HandlerRun.Status.PENDING, 0, 1, 0, "", adapt(deadline), now, now]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+
+
 def _from_db(field, value):
     """A column's value as the ORM would hand it over: the backend's converters, then
     the field's own (a UUID from SQLite's text, a JSON document from its text)."""

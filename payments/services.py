@@ -101,7 +101,7 @@ def charge_order(*, order_id: int, token: str, key: str, amount=None, currency=N
         payment.status = Payment.Status.FAILED
         payment.failure_reason = result.decline_reason
         events.record(PaymentFailed(order_id=order_id, payment_id=payment.pk, reason=result.decline_reason))
-    payment.save()
+    payment.save(update_fields=["status", "charge_id", "failure_reason", "updated_at"])
     return payment
 
 

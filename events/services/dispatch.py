@@ -133,8 +133,8 @@ def _open_runs(fanned_out: list[tuple[Event, list]], *, now) -> list[_Claim]:
     An event claimed for the first time has no runs yet (the usual case): its runs
     are created in the batch's one INSERT. One claimed before (its dispatcher died, or
     the broker refused) may have some: an open one is sent again, one that is done, failed
-    or skipped is not. ``ignore_conflicts`` leaves alone a run a worker made itself
-    meanwhile (a task sent by other means)."""
+    or skipped is not. A run a worker made itself meanwhile (a task sent by other
+    means) is left alone."""
     retried = [event.pk for event, _ in fanned_out if event.dispatch_attempts > 1]
     existing = {}
     if retried:
@@ -145,16 +145,14 @@ def _open_runs(fanned_out: list[tuple[Event, list]], *, now) -> list[_Claim]:
         for task in tasks:
             run = existing.get((event.pk, task.name))
             if run is None:
-                new_runs.append(
-                    HandlerRun(event_id=event.pk, handler=task.name, deadline=now + task.spec.lease, enqueued=1)
-                )
+                new_runs.append((event.pk, task.name, now + task.spec.lease))
             elif run.status in HandlerRun.OPEN:
                 reopen(run, task.spec)
             else:
                 continue
             claim.tasks.append(task)
         batch.append(claim)
-    HandlerRun.objects.bulk_create(new_runs, ignore_conflicts=True)
+    claims.insert_runs(new_runs)
     return batch
 
 

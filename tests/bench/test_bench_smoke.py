@@ -118,6 +118,9 @@ def test_accept_figures(results):
             latency(results, f"{base}.peak.{endpoint}")
             assert figure(results, f"{base}.peak.{endpoint}.errors") == {}
         number(results, f"{base}.ratio", positive=True)
+        if catalog == "spread":  # also measured with the pipeline running
+            number(results, f"{base}.peak.orders_with_pipeline.rate", positive=True)
+            latency(results, f"{base}.peak.orders_with_pipeline")
         curve = figure(results, f"{base}.open_loop")
         assert curve, f"no open-loop points for {catalog}"
         for point in curve:
