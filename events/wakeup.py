@@ -11,7 +11,6 @@ is no such notification (SQLite), the relay polls, briefly (``EVENTS_DISPATCH_PO
 import logging
 import threading
 
-from django.conf import settings
 from django.db import connection
 
 logger = logging.getLogger("events.wakeup")
@@ -27,7 +26,7 @@ class Polling:
     def __init__(self, stop: threading.Event) -> None:
         self.stop = stop
 
-    def wait(self, timeout: float) -> bool:
+    def wait(self, timeout: float, *, gather: float = 0.0) -> bool:
         self.stop.wait(timeout)
         return False
 
@@ -44,16 +43,15 @@ class PostgresListener(Polling):
         super().__init__(stop)
         self._conn = None
 
-    def wait(self, timeout: float) -> bool:
+    def wait(self, timeout: float, *, gather: float = 0.0) -> bool:
+        """Wait up to ``timeout`` for a notification; once woken, up to ``gather``
+        seconds more for the commits that follow, so that one pass serves them all."""
         try:
             if self._conn is None:
                 self._listen()
             woken = any(True for _ in self._conn.notifies(timeout=timeout, stop_after=1))
             if woken:
-                # Let the commits of the next few milliseconds come too: one pass then
-                # serves them all. Under load that makes batches instead of a pass per
-                # event (each pass costs a transaction); idle, it is a few ms of latency.
-                for _ in self._conn.notifies(timeout=settings.EVENTS_DISPATCH_GATHER):
+                for _ in self._conn.notifies(timeout=gather):
                     pass
             return woken
         except Exception:

@@ -289,7 +289,7 @@ CELERY_TASK_IGNORE_RESULT = True
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
-CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_WORKER_PREFETCH_MULTIPLIER = env.int("CELERY_WORKER_PREFETCH_MULTIPLIER", default=1)
 CELERY_TASK_DEFAULT_QUEUE = "events"
 # One queue per domain so each can be scaled on its own machines; a plain
 # `celery -A project worker` consumes all of them, `-Q payments` only one.
@@ -366,8 +366,8 @@ EVENTS_DISPATCH_BATCH = env.int("EVENTS_DISPATCH_BATCH", default=500)
 # Seconds a dispatcher holds the events of its batch: if it dies before marking them
 # dispatched, another dispatches them once this has passed.
 EVENTS_DISPATCH_LEASE = env.float("EVENTS_DISPATCH_LEASE", default=5.0)
-# Woken by a commit, the dispatcher waits this long (seconds) for more before its pass,
-# so that under load one pass sends many events.
+# Under load (its last pass found several events), the dispatcher woken by a commit
+# waits this long (seconds) for more before its pass, so that one pass sends many.
 EVENTS_DISPATCH_GATHER = env.float("EVENTS_DISPATCH_GATHER", default=0.005)
 # Where the database cannot wake the dispatcher (SQLite: no LISTEN/NOTIFY), it looks
 # for new events this often (seconds).
