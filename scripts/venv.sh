@@ -15,7 +15,7 @@ ensure_venv() {
     fi
     local stamp=".venv/.installed-${requirements%.txt}"
     local digest
-    digest="$(cat requirements.txt requirements-dev.txt | sha256sum | cut -d' ' -f1)"
+    digest="$(cat requirements.txt requirements-dev.txt bench/requirements.txt | sha256sum | cut -d' ' -f1)"
     if [ "$(cat "$stamp" 2>/dev/null)" != "$digest" ]; then
         echo "==> installing $requirements into .venv"
         .venv/bin/python -m pip install --disable-pip-version-check --quiet -r "$requirements"

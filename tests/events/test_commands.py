@@ -1,4 +1,5 @@
 import os
+import re
 import signal
 import threading
 import time
@@ -56,7 +57,10 @@ def test_events_catalog_names_every_event_type_its_payload_and_every_handler():
     assert {t.name for t in types.all_types()} >= EXPECTED_TYPES
     for event_type in types.all_types():
         block = section(output, event_type.name)
-        assert f"payload: {', '.join(event_type.fields)}" in block
+        payload = next(line for line in block.splitlines() if line.strip().startswith("payload: "))
+        assert payload.strip().startswith(f"payload: {event_type.payload.__name__} v{event_type.version}: ")
+        fields = payload.split(f"v{event_type.version}: ", 1)[1]
+        assert re.findall(r"(?:^|, )(\w+): ", fields) == list(event_type.fields)
         handlers = subscriptions_of(event_type)
         if not handlers:
             assert "handlers: none" in block

@@ -152,13 +152,13 @@ def test_sweepers_running_at_once_cancel_each_order_once(broker):
 
 def _charge_waiting_on_the_gateway() -> bool:
     """Another connection is inside the charge's transaction, past its "is the order
-    still pending?" read and the lookup of the charge's key (its last statement),
-    waiting for the gateway's answer."""
+    still pending?" read (its last statement before the gateway), waiting for the
+    gateway's answer."""
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT count(*) FROM pg_stat_activity WHERE pid <> pg_backend_pid() AND datname = current_database()"
             " AND state = 'idle in transaction' AND query LIKE %s",
-            ['SELECT "events_event"."key" % FROM "events_event"%'],
+            ['SELECT "orders_order"."status" % FROM "orders_order"%'],
         )
         return cursor.fetchone()[0] == 1
 

@@ -12,6 +12,7 @@ events prune [--older-than 30d] [--dry-run]
 
 import argparse
 import getpass
+import typing
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -21,6 +22,25 @@ from events import selectors, services, types
 from events.management import relay
 from events.subscriptions import subscriptions_of
 from project.durations import duration_argument, parse_since
+
+
+def _fields(event_type) -> str:
+    """The payload's fields and their types, e.g. ``order_id: int, total: Decimal``."""
+    described = []
+    for name, field in event_type.payload.model_fields.items():
+        private = " (private)" if name in event_type.private else ""
+        described.append(f"{name}: {_type_name(field.annotation)}{private}")
+    return ", ".join(described)
+
+
+def _type_name(annotation) -> str:
+    """``tuple[PlacedLine, ...]``, ``Decimal``, ``int``: as it is written in the payload."""
+    if annotation is Ellipsis:
+        return "..."
+    origin = typing.get_origin(annotation)
+    if origin is None:
+        return getattr(annotation, "__name__", str(annotation))
+    return f"{origin.__name__}[{', '.join(_type_name(arg) for arg in typing.get_args(annotation))}]"
 
 
 def known_handlers() -> list[str]:
@@ -112,7 +132,7 @@ class Command(BaseCommand):
             if event_type.doc:
                 self.stdout.write(f"  {event_type.doc}")
             self.stdout.write(f"  stream:  {event_type.stream}:<{event_type.stream}_id>")
-            self.stdout.write(f"  payload: {', '.join(event_type.fields)}")
+            self.stdout.write(f"  payload: {event_type.payload.__name__} v{event_type.version}: {_fields(event_type)}")
             subscriptions = subscriptions_of(event_type)
             if not subscriptions:
                 self.stdout.write("  handlers: none")
