@@ -54,7 +54,8 @@ FULL = Profile(
     open_seconds=12.0,
     open_fractions=(0.25, 0.5, 0.75, 0.9),
     drain_wait=20.0,
-    pipeline_rates=(10, 15, 20, 25, 30, 35, 40, 50, 60, 80, 100, 120, 150, 200),
+    # About 10 % apart, so that the highest sustained rate is known to within that.
+    pipeline_rates=(10, 12, 14, 16, 18, 20, 22, 24, 27, 30, 33, 36, 40, 45, 50, 55, 60, 70, 80, 100, 120, 150, 200),
     step_seconds=20.0,
     step_drain_seconds=5.0,
     half_rate_seconds=30.0,

@@ -134,10 +134,16 @@ def insert_runs(runs: list[tuple[int, str, object]]) -> None:
 def _from_db(field, value):
     """A column's value as the ORM would hand it over: the backend's converters, then
     the field's own (a UUID from SQLite's text, a JSON document from its text)."""
-    col = field.get_col(field.model._meta.db_table)
-    for converter in connection.ops.get_db_converters(col) + field.get_db_converters(connection):
+    col, converters = _converters(field)
+    for converter in converters:
         value = converter(value, col, connection)
     return value
+
+
+@cache
+def _converters(field) -> tuple:
+    col = field.get_col(field.model._meta.db_table)
+    return col, tuple(connection.ops.get_db_converters(col) + field.get_db_converters(connection))
 
 
 @cache
