@@ -227,7 +227,7 @@ def _growth(section: dict) -> list[str]:
     lines += [
         "",
         f"   full tables: {load['orders']:,} orders ({load['copies']} copies of {load['template_orders']} real ones,"
-        f" {sum(load['rows'].values()):,} rows) loaded in {load['seconds']:.0f}s, VACUUM ANALYZE"
+        f" {sum(load['rows'].values()):,} rows) loaded in {load['seconds']:.0f}s, VACUUM ANALYZE and CHECKPOINT"
         f" {load['vacuum_seconds']:.0f}s",
     ]
     rows = [
