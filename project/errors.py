@@ -8,9 +8,13 @@ on API paths become a JSON 500 that shows nothing of the server's insides.
 
 import logging
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied, RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.http import Http404, JsonResponse
+from django.http import Http404, HttpResponsePermanentRedirect, JsonResponse
+from django.urls import is_valid_path
+from django.views.decorators.common import no_append_slash
+from django.views.decorators.csrf import csrf_exempt
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
@@ -98,6 +102,20 @@ def _json(body: dict, status: int) -> JsonResponse:
 # HTML the service serves is the admin, which has its own pages for a logged-in user.
 def not_found(request, exception=None):
     return _json(error_body("not_found", "Not found."), 404)
+
+
+@csrf_exempt  # a POST to an unknown path is a 404, not a CSRF refusal
+@no_append_slash  # CommonMiddleware must not send every unknown path on to its "/" form
+def unmatched_api_path(request, path: str = ""):
+    """The last route under ``/api/``: no other matched. With ``DEBUG`` off Django would
+    call ``handler404`` anyway; with it on, it answers its HTML debug page, and a client
+    developer working against ``make run`` must see the same JSON as in production.
+    Where the path plus "/" is a real page (``/api/docs``), the usual redirect stands."""
+    if settings.APPEND_SLASH and request.method in ("GET", "HEAD") and not request.path_info.endswith("/"):
+        match = is_valid_path(f"{request.path_info}/", getattr(request, "urlconf", None))
+        if match and match.func is not unmatched_api_path:
+            return HttpResponsePermanentRedirect(request.get_full_path(force_append_slash=True))
+    return not_found(request)
 
 
 def server_error(request):

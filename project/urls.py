@@ -1,14 +1,14 @@
 from django.contrib import admin
-from django.urls import include, path, register_converter
+from django.urls import include, path, re_path, register_converter
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from catalog.controllers import ProductDetailApi, ProductListApi
 from customers.controllers import MyPointsApi
 from notifications.controllers import NotificationListApi, NotificationReadApi
 from orders.controllers import OrderCancelApi, OrderDetailApi, OrderEventsApi, OrderListApi
-from users.controllers import LogoutApi, MeApi, RegisterApi, TokenApi
+from users.controllers import LogoutApi, MeApi, RegisterApi, TokenApi, TokenDetailApi, TokenListApi
 
-from . import ops
+from . import errors, ops
 from .converters import SkuConverter
 
 register_converter(SkuConverter, "sku")
@@ -17,6 +17,8 @@ api_v1 = [
     path("auth/register", RegisterApi.as_view(), name="register"),
     path("auth/token", TokenApi.as_view(), name="token"),
     path("auth/logout", LogoutApi.as_view(), name="logout"),
+    path("auth/tokens", TokenListApi.as_view(), name="token-list"),
+    path("auth/tokens/<int:token_id>", TokenDetailApi.as_view(), name="token-detail"),
     path("me", MeApi.as_view(), name="me"),
     path("me/points", MyPointsApi.as_view(), name="my-points"),
     path("products", ProductListApi.as_view(), name="product-list"),
@@ -37,6 +39,8 @@ urlpatterns = [
     path("healthz", ops.healthz, name="healthz"),
     path("readyz", ops.readyz, name="readyz"),
     path("metrics", ops.metrics, name="metrics"),
+    # Last: any other /api/ path answers the API's JSON 404, with DEBUG on as well.
+    re_path(r"^api/(?P<path>.*)$", errors.unmatched_api_path),
 ]
 
 handler400 = "project.errors.bad_request"
