@@ -27,6 +27,7 @@ BROKER_OF_SCHEME = {"amqp": "rabbitmq", "pyamqp": "rabbitmq", "redis": "redis"}
 FIXED_SETTINGS = {
     "DEBUG": "0",
     "SECURE_SSL_REDIRECT": "false",
+    "TRUSTED_PROXIES": "none",  # the load driver talks to gunicorn directly
     **{name: "1000000/min" for name in ("THROTTLE_ANON", "THROTTLE_USER", "THROTTLE_ORDERS", "THROTTLE_AUTH")},
     "LOG_LEVEL": "WARNING",
     "ORDER_MAX_LINES": "100",

@@ -5,6 +5,7 @@ django-environ). The defaults need no server: a SQLite file and kombu's filesyst
 broker under ``var/``, so ``make run`` works on a fresh machine.
 """
 
+import os
 import re
 from datetime import timedelta
 from pathlib import Path
@@ -13,6 +14,8 @@ import environ
 from django.conf import global_settings
 from django.core.exceptions import ImproperlyConfigured
 from kombu import Queue
+
+from . import proxies
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(environ.Env().str("ORDERFLOW_VAR_DIR", default=str(BASE_DIR / "var")))
@@ -35,10 +38,24 @@ if not DEBUG and SECRET_KEY in ("", _DEV_SECRET_KEY):
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]", "testserver"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
+# --- What stands in front (project.proxies) -------------------------------------------
+# A production deployment must say: a server reached directly must not believe a
+# client's X-Forwarded-Proto / X-Forwarded-For, one behind a load balancer must, or every
+# anonymous client would share the balancer's address (and its throttle allowance).
+TRUSTED_PROXIES = env.str("TRUSTED_PROXIES", default="none" if DEBUG else "")
+if not TRUSTED_PROXIES:
+    raise ImproperlyConfigured(f"TRUSTED_PROXIES must be set when DEBUG is off: {proxies.HOW}.")
+try:
+    _proxies = proxies.TrustedProxies.parse(TRUSTED_PROXIES)
+except ValueError as exc:
+    raise ImproperlyConfigured(str(exc)) from None
+if "NUM_PROXIES" in os.environ:
+    raise ImproperlyConfigured("NUM_PROXIES is replaced by TRUSTED_PROXIES (the count of proxies, or their addresses).")
+
 # --- HTTPS (`manage.py check --deploy` passes with DEBUG off) --------------------------
-# TLS ends at the proxy in front of gunicorn, which says so in X-Forwarded-Proto; the
-# proxy must set that header itself (overwriting the client's).
-SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# Behind a proxy, TLS ends at the proxy, which says so in X-Forwarded-Proto; the
+# middleware passes that header on only from a declared proxy (the nearest's value).
+SECURE_PROXY_SSL_HEADER = None if _proxies.direct else ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=not DEBUG)
 # Load balancers and Prometheus probe over plain HTTP inside the network.
 SECURE_REDIRECT_EXEMPT = [r"^(healthz|readyz|metrics)$"]
@@ -56,7 +73,6 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
-    "rest_framework.authtoken",
     "django_filters",
     "drf_spectacular",
     "django_celery_beat",
@@ -70,6 +86,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "project.proxies.TrustedProxyMiddleware",
     "project.logcontext.LogContextMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -150,6 +167,16 @@ STORAGES = {
 }
 
 
+# --- API tokens (users.tokens) ------------------------------------------------------------
+# A token expires this long after it was last used (its expiry slides with use).
+TOKEN_TTL = timedelta(days=env.float("TOKEN_TTL_DAYS", default=30.0))
+# A token's last use is written at most this often: one UPDATE a minute, not a request.
+TOKEN_USE_RESOLUTION = timedelta(seconds=60)
+# Expired tokens are kept this long (a client is told its token expired, not that it is
+# unknown), then deleted by the daily task users.purge_expired_tokens.
+TOKEN_EXPIRED_KEPT = timedelta(days=env.float("TOKEN_EXPIRED_KEPT_DAYS", default=30.0))
+
+
 # --- REST API -------------------------------------------------------------------------
 def _throttle_rate(name: str, default: str) -> str:
     """A rate as DRF reads it, "<count>/<s|min|h|day>", checked here rather than on the
@@ -188,9 +215,9 @@ REST_FRAMEWORK = {
             ("auth", "THROTTLE_AUTH", "10/min"),  # token and register, per client address
         ]
     },
-    # How many proxies in front of gunicorn append to X-Forwarded-For: 0 counts clients
-    # by the connection's address, so a client cannot pick its own throttle bucket.
-    "NUM_PROXIES": env.int("NUM_PROXIES", default=0),
+    # REMOTE_ADDR is already the client's (project.proxies resolves X-Forwarded-For
+    # from declared proxies only), so DRF must not read X-Forwarded-For again.
+    "NUM_PROXIES": 0,
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Orderflow API",
@@ -345,6 +372,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "events.prune",
         "schedule": timedelta(seconds=env.float("EVENTS_PRUNE_INTERVAL", default=3600.0)),
         "options": {"queue": "events", "expires": 600},
+    },
+    "users.purge_expired_tokens": {
+        "task": "users.purge_expired_tokens",
+        "schedule": timedelta(days=1),
+        "options": {"queue": "events", "expires": 3600},
     },
     "orders.cancel_unpaid_orders": {
         "task": "orders.cancel_unpaid_orders",

@@ -44,6 +44,7 @@ sys.path.insert(0, str(ROOT))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "project.settings")
 # DEBUG stays off, as in production, which wants a key: one for this run (and its stack).
 os.environ.setdefault("SECRET_KEY", secrets.token_urlsafe(50))
+os.environ.setdefault("TRUSTED_PROXIES", "none")  # its clients talk to gunicorn directly
 
 import django  # noqa: E402
 

@@ -21,13 +21,13 @@ import pytest
 from django.core.cache import cache
 from django.utils import timezone
 from kombu import Consumer
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from events import selectors as event_selectors
 from events import services as event_services
 from payments.gateways import get_gateway
 from project.celery import app as celery_app
+from users.services import create_token
 
 from .factories import ProductFactory, StaffUserFactory, UserFactory
 
@@ -76,8 +76,7 @@ def client_for(user) -> APIClient:
     """An API client that authenticates as ``user`` with a real API token."""
     client = APIClient()
     if user is not None:
-        token, _ = Token.objects.get_or_create(user=user)
-        client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+        client.credentials(HTTP_AUTHORIZATION=f"Token {create_token(user).key}")
     return client
 
 

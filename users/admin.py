@@ -2,9 +2,10 @@ from django import forms
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
+from django.utils import timezone
 
-from . import selectors
-from .models import User
+from . import selectors, services
+from .models import ApiToken, User
 
 # The site as a whole: set here, where staff accounts live.
 admin.site.site_header = "Orderflow"
@@ -58,3 +59,51 @@ class UserAdmin(DjangoUserAdmin):
         ),
     )
     list_display = ("username", "email", "first_name", "last_name", "is_staff", "is_active", "date_joined")
+
+
+class TokenState(admin.SimpleListFilter):
+    title = "state"
+    parameter_name = "state"
+
+    def lookups(self, request, model_admin):
+        return [("active", "Active"), ("expired", "Expired")]
+
+    def queryset(self, request, queryset):
+        now = timezone.now()
+        if self.value() == "active":
+            return queryset.filter(expires_at__gt=now)
+        if self.value() == "expired":
+            return queryset.filter(expires_at__lte=now)
+        return queryset
+
+
+@admin.register(ApiToken)
+class ApiTokenAdmin(admin.ModelAdmin):
+    """Who is signed in where. Keys are never shown (only digests are stored); staff
+    revoke a token with the action or by deleting it, which signs that device out."""
+
+    list_display = ("user", "name", "created_at", "last_used_at", "expires_at", "active")
+    list_filter = (TokenState, "created_at")
+    list_select_related = ("user",)
+    search_fields = ("user__username", "user__email", "name")
+    ordering = ("-created_at",)
+    readonly_fields = ("user", "name", "created_at", "last_used_at", "expires_at")
+    fields = readonly_fields
+    actions = ["revoke"]
+
+    @admin.display(boolean=True, description="active")
+    def active(self, token: ApiToken) -> bool:
+        return token.expires_at > timezone.now()
+
+    @admin.action(description="Revoke the selected tokens (sign those devices out)", permissions=["delete"])
+    def revoke(self, request, queryset):
+        tokens = list(queryset)
+        for token in tokens:
+            services.revoke_token(token)
+        self.message_user(request, f"Revoked {len(tokens)} token(s).")
+
+    def has_add_permission(self, request):
+        return False  # a token is issued by signing in, and its key shown only to who signed in
+
+    def has_change_permission(self, request, obj=None):
+        return False

@@ -1,7 +1,9 @@
+from django.contrib.auth import logout
 from django.core.exceptions import ValidationError as DjangoValidationError
 from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
 from rest_framework import status
-from rest_framework.exceptions import AuthenticationFailed, ValidationError
+from rest_framework.exceptions import AuthenticationFailed, NotFound, ValidationError
+from rest_framework.generics import ListAPIView
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -11,8 +13,9 @@ from project import throttles
 from project.api import NoInput, validated
 from project.errors import invalid
 
-from . import services
-from .serializers import MeOutput, RegisterInput, TokenInput, TokenOutput, UserOutput
+from . import selectors, services
+from .models import ApiToken
+from .serializers import ApiTokenOutput, MeOutput, RegisterInput, TokenInput, TokenOutput, UserOutput
 
 
 class RegisterApi(APIView):
@@ -68,25 +71,74 @@ class TokenApi(APIView):
                 "Ada signs in", value={"username": "ada", "password": "a long passphrase"}, request_only=True
             ),
             OpenApiExample(
-                "Ada's token", value={"token": "9944b09199c62bcf9418ad846dd0e4bbdfc6ee4b"}, response_only=True
+                "Ada's token",
+                value={
+                    "token": "ofk_Qm9yZ2VzIGFuZCB0aGUgbGFieXJpbnRoIG9mIGtleXMgaGVyZQ",
+                    "id": 12,
+                    "expires_at": "2026-12-30T09:15:00Z",
+                },
+                response_only=True,
             ),
         ],
         summary="Exchange credentials for an API token",
+        description=(
+            "Each sign-in issues a new token (one per device or integration, named by `name`), "
+            "shown this once: only its digest is stored. It expires `TOKEN_TTL` after its last use."
+        ),
     )
     def post(self, request):
         data = validated(TokenInput, request.data)
         try:
-            token = services.issue_token(**data)
+            issued = services.issue_token(**data)
         except services.InvalidCredentials as exc:
             raise AuthenticationFailed(str(exc)) from exc
-        return Response({"token": token})
+        return Response(
+            TokenOutput({"token": issued.key, "id": issued.token.pk, "expires_at": issued.token.expires_at}).data
+        )
 
 
 class LogoutApi(APIView):
-    @extend_schema(request=NoInput, responses={204: None}, summary="Revoke the caller's API token")
+    @extend_schema(
+        request=NoInput,
+        responses={204: None},
+        summary="Revoke the caller's API token",
+        description="Only the token making the call: the caller's other devices stay signed in.",
+    )
     def post(self, request):
         validated(NoInput, request.data)
-        services.revoke_token(request.user)
+        if isinstance(request.auth, ApiToken):
+            services.revoke_token(request.auth)
+        else:  # signed in to the browsable admin session instead
+            logout(request)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+@extend_schema(summary="The caller's API tokens (never their keys), newest first")
+class TokenListApi(ListAPIView):
+    serializer_class = ApiTokenOutput
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):  # the schema generator, without a caller
+            return ApiToken.objects.none()
+        return selectors.tokens_of(self.request.user)
+
+    def get_serializer_context(self):
+        return {**super().get_serializer_context(), "current": self.request.auth}
+
+
+class TokenDetailApi(APIView):
+    @extend_schema(
+        request=NoInput,
+        responses={204: None},
+        summary="Revoke one of the caller's API tokens",
+        description="Signs that device or integration out; 404 if the token is not the caller's.",
+    )
+    def delete(self, request, token_id: int):
+        token = selectors.token_of(request.user, token_id)
+        if token is None:
+            raise NotFound("No such token.")
+        validated(NoInput, request.data)
+        services.revoke_token(token)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 

@@ -46,7 +46,7 @@ def test_placing_an_order_runs_the_same_statements_for_one_line_or_fifty():
     # in one; nothing reads the lines back for the answer.
     reads = [sql for sql in fifty if sql.startswith("SELECT")]
     assert len(reads) == 2
-    assert "authtoken_token" in reads[0]
+    assert "users_apitoken" in reads[0]
     assert "customers_customer" in reads[0]
     assert "catalog_product" in reads[1]
     assert ("FOR UPDATE" in reads[1]) == connection.features.has_select_for_update

@@ -7,7 +7,8 @@ four phases: the schema's examples, coverage of each input's edges, random fuzzi
 stateful sequences that follow the schema's links (a new order's id into its detail,
 cancel and timeline; a product's SKU into its detail and change; ...). It signs in as
 a shopper registered over HTTP, with a staff token for the staff-only product writes
-and a second shopper's token for signing out (schemathesis.toml beside this file).
+and other shoppers' tokens for signing out and for revoking tokens (schemathesis.toml
+beside this file).
 
 Bounded (a fixed seed, ``--max-examples``; no ``--max-time``, which would make fuzzing
 repeat until the time is spent) so that it takes a couple of minutes. Its report is
@@ -29,10 +30,10 @@ import pytest
 import requests
 from django.conf import settings
 from django.core.management import call_command
-from rest_framework.authtoken.models import Token
 
 from tests.e2e.harness import running_stack, settled
 from tests.factories import StaffUserFactory
+from users.services import create_token
 
 pytestmark = [pytest.mark.fuzz]
 
@@ -95,8 +96,9 @@ def test_schemathesis_finds_nothing_wrong_with_the_live_api(capsys):
         call_command("seed_demo", stdout=io.StringIO())
         shopper_token = sign_up(stack.base_url, "fuzz-shopper")
         tokens = {
-            "STAFF_TOKEN": Token.objects.create(user=StaffUserFactory()).key,
+            "STAFF_TOKEN": create_token(StaffUserFactory()).key,
             "THROWAWAY_TOKEN": sign_up(stack.base_url, "fuzz-throwaway"),
+            "DEVICES_TOKEN": sign_up(stack.base_url, "fuzz-devices"),
         }
         command = schemathesis_command(stack.base_url, shopper_token)
         run = subprocess.run(

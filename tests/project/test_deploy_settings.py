@@ -18,6 +18,8 @@ BASE_DIR = django_settings.BASE_DIR
 OURS = {
     "DEBUG",
     "SECRET_KEY",
+    "TRUSTED_PROXIES",
+    "NUM_PROXIES",
     "SECURE_SSL_REDIRECT",
     "CACHE_URL",
     "THROTTLE_ANON",
@@ -45,11 +47,13 @@ def settings_of(names: list[str], **env: str) -> dict:
     return json.loads(done.stdout.splitlines()[-1])
 
 
-def test_check_deploy_finds_nothing_to_warn_about_with_debug_off_and_a_strong_key():
+@pytest.mark.parametrize("proxies", ["none", "1", "10.0.0.5,10.0.1.0/24"])
+def test_check_deploy_finds_nothing_to_warn_about_with_debug_off_and_a_strong_key(proxies):
     done = run(
         ["manage.py", "check", "--deploy", "--fail-level", "WARNING"],
         DEBUG="false",
         SECRET_KEY=secrets.token_urlsafe(50),
+        TRUSTED_PROXIES=proxies,
     )
 
     assert done.returncode == 0, done.stdout + done.stderr
@@ -61,6 +65,38 @@ def test_debug_off_without_a_secret_key_refuses_to_start_and_says_why():
 
     assert done.returncode != 0
     assert "ImproperlyConfigured: SECRET_KEY must be set when DEBUG is off" in done.stderr
+
+
+def test_debug_off_without_saying_what_stands_in_front_refuses_to_start_and_says_how():
+    done = run(["manage.py", "check"], DEBUG="false", SECRET_KEY=secrets.token_urlsafe(50))
+
+    assert done.returncode != 0
+    assert (
+        "ImproperlyConfigured: TRUSTED_PROXIES must be set when DEBUG is off: `none` when clients connect "
+        "to this server directly"
+    ) in done.stderr
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("0", "TRUSTED_PROXIES='0': a count of proxies is 1 or more"),
+        ("10.0.0.300", "TRUSTED_PROXIES: '10.0.0.300' is not an address or network"),
+        ("the load balancer", "TRUSTED_PROXIES: 'the load balancer' is not an address or network"),
+    ],
+)
+def test_a_proxy_declaration_that_means_nothing_is_refused_at_start(value, message):
+    done = run(["manage.py", "check"], DEBUG="false", SECRET_KEY=secrets.token_urlsafe(50), TRUSTED_PROXIES=value)
+
+    assert done.returncode != 0
+    assert message in done.stderr
+
+
+def test_num_proxies_is_refused_saying_what_replaced_it():
+    done = run(["manage.py", "check"], DEBUG="1", NUM_PROXIES="1")
+
+    assert done.returncode != 0
+    assert "NUM_PROXIES is replaced by TRUSTED_PROXIES" in done.stderr
 
 
 def test_a_development_run_needs_no_secret_key_and_no_https():
@@ -112,10 +148,10 @@ def test_plain_http_is_redirected_to_https_but_health_probes_are_not(client, set
 
     redirected = client.get("/api/v1/products?page=2")
     probe = client.get("/healthz")
-    behind_the_proxy = client.get("/api/v1/products", HTTP_X_FORWARDED_PROTO="https")
+    secure = client.get("/api/v1/products", secure=True)  # TLS (at a proxy: tests/project/test_trusted_proxies.py)
 
     assert redirected.status_code == 301
     assert redirected["Location"] == "https://testserver/api/v1/products?page=2"
     assert probe.status_code == 200
-    assert behind_the_proxy.status_code == 200
-    assert behind_the_proxy["Strict-Transport-Security"] == "max-age=31536000; includeSubDomains; preload"
+    assert secure.status_code == 200
+    assert secure["Strict-Transport-Security"] == "max-age=31536000; includeSubDomains; preload"

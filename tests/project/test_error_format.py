@@ -37,16 +37,42 @@ def error_of(response, status: int, code: str) -> dict:
     return body["error"]
 
 
-@pytest.mark.parametrize("url", ["/api/", "/api/v1/", "/api/v1/nowhere", "/api/v2/orders", "/api/v1/orders/abc"])
-def test_an_unknown_api_url_is_a_json_404(client, url):
+UNMATCHED = [
+    "/api/",
+    "/api/v1/",
+    "/api/v1/nowhere",
+    "/api/v2/orders",
+    "/api/v1/orders/abc",
+    "/api/v1/orders/null,null",
+    "/api/v1/products/%C2%84",
+    "/api/v1/orders/",
+]
+
+
+@pytest.mark.parametrize("debug", [False, True], ids=["DEBUG off", "DEBUG on"])
+@pytest.mark.parametrize("url", UNMATCHED)
+def test_an_unknown_api_url_is_a_json_404_with_debug_on_or_off(client, settings, url, debug):
+    """With DEBUG on (``make run``), Django would answer its HTML debug page."""
+    settings.DEBUG = debug
+
     error_of(client.get(url), 404, "not_found")
+    error_of(client.post(url, {"a": 1}, content_type="application/json"), 404, "not_found")
+
+
+def test_an_api_page_asked_for_without_its_slash_is_still_redirected_to_it(client, settings):
+    settings.DEBUG = True
+
+    response = client.get("/api/docs")
+
+    assert response.status_code == 301
+    assert response["Location"] == "/api/docs/"
 
 
 @pytest.mark.parametrize("route", ROUTES, ids=[str(r) for r in ROUTES])
 def test_a_method_a_route_does_not_answer_is_a_405_saying_which_it_does(route):
     """As staff, who passes every permission, so the method is what is refused."""
     method = next(m for m in HTTP_METHODS if m not in route.methods)
-    params = {"sku": "MUG-01", "order_id": 1, "notification_id": 1}
+    params = {"sku": "MUG-01", "order_id": 1, "notification_id": 1, "token_id": 1}
 
     response = getattr(client_for(StaffUserFactory()), method.lower())(
         route.path(**{p: params[p] for p in route.params})

@@ -32,6 +32,7 @@ from tests.factories import (
     UserFactory,
     place_order,
 )
+from users.services import create_token
 
 pytestmark = pytest.mark.django_db
 
@@ -52,6 +53,7 @@ PATH_OBJECTS = {
     "order_id": PathObject(lambda customer: place_order(customer, {ProductFactory(): 1}), attrgetter("pk"), True),
     "notification_id": PathObject(lambda customer: NotificationFactory(customer=customer), attrgetter("pk"), True),
     "sku": PathObject(lambda customer: ProductFactory(), attrgetter("sku"), False),
+    "token_id": PathObject(lambda customer: create_token(customer.user).token, attrgetter("pk"), True),
 }
 
 
@@ -71,6 +73,7 @@ OWN_LISTS = {
     "order-list": OwnRows(lambda customer: place_order(customer, {ProductFactory(): 1}).pk, lambda row: row["id"]),
     "notification-list": OwnRows(lambda customer: NotificationFactory(customer=customer).pk, lambda row: row["id"]),
     "my-points": OwnRows(_points_entry, lambda row: row["order"]),
+    "token-list": OwnRows(lambda customer: create_token(customer.user).token.pk, lambda row: row["id"]),
 }
 PUBLIC_LISTS = {"product-list"}  # the catalog: everyone sees every active product
 PUBLIC_ROUTES = {"register", "token"}  # the way in: no credentials needed
@@ -221,8 +224,11 @@ def test_a_list_shows_the_caller_only_their_own_rows(case: Case, cast: Cast):
     response = cast.clients[case.actor].get(case.route.path(), {"page_size": 100})
 
     assert response.status_code == 200, f"{case.id}: got {response.status_code} {response.content[:300]!r}"
-    assert {key(row) for row in response.json()["results"]} == expected
-    assert response.json()["count"] == len(expected)
+    # A list of tokens also shows the one the caller is calling with: theirs too.
+    rows = [row for row in response.json()["results"] if not row.get("current")]
+    assert {key(row) for row in rows} == expected
+    assert response.json()["count"] == len(response.json()["results"])
+    assert len(rows) == len(expected)
 
 
 @pytest.mark.parametrize("case", PLAIN_CASES, ids=_ids(PLAIN_CASES))

@@ -4,13 +4,12 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 from django.contrib.auth.password_validation import validate_password
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from customers.models import Customer
 from tests.conftest import client_for
 from tests.factories import PASSWORD, PointsEntryFactory, UserFactory, place_order
-from users.models import User
+from users.models import ApiToken, User
 
 pytestmark = pytest.mark.django_db
 
@@ -92,11 +91,16 @@ def test_the_right_credentials_get_a_token_that_authenticates(api_client):
 
     assert response.status_code == 200
     token = response.json()["token"]
-    assert response.json() == {"token": Token.objects.get(user=user).key}
+    stored = ApiToken.objects.get(user=user)
+    assert response.json() == {"token": token, "id": stored.pk, "expires_at": response.json()["expires_at"]}
+    assert token.startswith("ofk_")
     api_client.credentials(HTTP_AUTHORIZATION=f"Token {token}")
     assert api_client.get(ME).json()["username"] == "alice"
+    # Another sign-in is another device: a token of its own, the first one still valid.
     again = APIClient().post(TOKEN, {"username": "alice", "password": user.raw_password}, format="json")
-    assert again.json()["token"] == token
+    assert again.json()["token"] != token
+    assert ApiToken.objects.filter(user=user).count() == 2
+    assert api_client.get(ME).status_code == 200
 
 
 @pytest.mark.parametrize(
@@ -112,7 +116,7 @@ def test_bad_credentials_are_401_with_a_token_challenge_and_issue_no_token(api_c
     assert response.status_code == 401
     assert response["WWW-Authenticate"] == "Token"
     assert response.json()["error"]["code"] == "authentication_failed"
-    assert not Token.objects.exists()
+    assert not ApiToken.objects.exists()
 
 
 def test_an_inactive_account_gets_no_token(api_client):
@@ -121,7 +125,7 @@ def test_an_inactive_account_gets_no_token(api_client):
     response = api_client.post(TOKEN, {"username": "alice", "password": PASSWORD}, format="json")
 
     assert response.status_code == 401
-    assert not Token.objects.exists()
+    assert not ApiToken.objects.exists()
 
 
 def test_a_token_request_without_password_is_400_naming_it(api_client):
@@ -210,25 +214,26 @@ def test_the_make_run_staff_password_passes_the_validators():
 LOGOUT = "/api/v1/auth/logout"
 
 
-def test_logging_out_revokes_the_callers_token_only(api_client):
+def test_logging_out_revokes_the_token_it_is_called_with_only(api_client):
     alice, bob = UserFactory(username="alice"), UserFactory(username="bob")
-    alice_client, bob_client = client_for(alice), client_for(bob)
+    alice_client, alice_phone, bob_client = client_for(alice), client_for(alice), client_for(bob)
 
     response = alice_client.post(LOGOUT)
 
     assert response.status_code == 204
     assert response.content == b""
-    assert not Token.objects.filter(user=alice).exists()
+    assert ApiToken.objects.filter(user=alice).count() == 1  # the phone's
     again = alice_client.get(ME)
     assert again.status_code == 401
     assert again.json()["error"]["code"] == "authentication_failed"
+    assert alice_phone.get(ME).json()["username"] == "alice"
     assert bob_client.get(ME).json()["username"] == "bob"
 
 
 def test_after_logging_out_a_new_login_gets_a_new_token(api_client):
     alice = UserFactory(username="alice")
     old = client_for(alice)
-    old_key = Token.objects.get(user=alice).key
+    old_key = old._credentials["HTTP_AUTHORIZATION"].removeprefix("Token ")
     assert old.post(LOGOUT).status_code == 204
 
     response = api_client.post(TOKEN, {"username": "alice", "password": PASSWORD}, format="json")

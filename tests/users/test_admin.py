@@ -1,8 +1,10 @@
 import pytest
 from django.urls import reverse
+from rest_framework.test import APIClient
 
 from tests.factories import PASSWORD, UserFactory
-from users.models import User
+from users.models import ApiToken, User
+from users.services import create_token
 
 
 @pytest.mark.django_db
@@ -51,3 +53,30 @@ def test_adding_a_user_with_an_email_already_used_in_another_case_is_refused(adm
     assert response.status_code == 200
     assert response.context["adminform"].form.errors["email"] == ["A user with that email address already exists."]
     assert not User.objects.filter(username="alice2").exists()
+
+
+@pytest.mark.django_db
+def test_staff_see_who_is_signed_in_where_and_revoke_a_token_never_seeing_a_key(admin_client):
+    alice = UserFactory(username="alice")
+    phone, laptop = create_token(alice, name="Alice's phone"), create_token(alice, name="Alice's laptop")
+
+    listed = admin_client.get(reverse("admin:users_apitoken_changelist"))
+    revoked = admin_client.post(
+        reverse("admin:users_apitoken_changelist"),
+        {"action": "revoke", "_selected_action": [phone.token.pk]},
+        follow=True,
+    )
+
+    assert listed.status_code == 200
+    page = listed.content.decode()
+    assert "Alice&#x27;s phone" in page
+    assert "Alice&#x27;s laptop" in page
+    assert phone.key not in page
+    assert phone.token.digest not in page
+    assert "Revoked 1 token(s)." in revoked.content.decode()
+    assert list(ApiToken.objects.values_list("name", flat=True)) == ["Alice's laptop"]
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {phone.key}")
+    assert client.get("/api/v1/me").status_code == 401
+    client.credentials(HTTP_AUTHORIZATION=f"Token {laptop.key}")
+    assert client.get("/api/v1/me").status_code == 200
