@@ -330,6 +330,7 @@ CELERY_TASK_ROUTES = {
     "payments.*": {"queue": "payments"},
     "notifications.*": {"queue": "notifications"},
     "customers.*": {"queue": "loyalty"},
+    "users.*": {"queue": "events"},  # housekeeping: the relay's queue, always consumed
 }
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
