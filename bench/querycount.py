@@ -9,7 +9,9 @@ a list). Each step is counted with Django's ``CaptureQueriesContext``:
   throttles, validation, the service, the answer) with 1, 10 and 100 lines;
 * a dispatcher pass over 1 event and over a batch of them;
 * every handler of one order's flow (charge, mark paid, points, confirmation), each as
-  a worker runs it, its own events dispatched in turn.
+  a worker runs it, its own events dispatched in turn;
+* the admin's front page (``project.dashboard``: its figures, charts and banner), with
+  the time it takes (the best of three), since its cost must not grow with the tables.
 
 Counted are the statements sent; transaction control is not (BEGIN and COMMIT are not
 statements Django reports, and the SAVEPOINTs that nesting in this one transaction
@@ -17,6 +19,7 @@ adds would not exist in production, so they are left out too).
 """
 
 import json
+import time
 from contextlib import contextmanager
 from unittest import mock
 
@@ -27,6 +30,7 @@ from django.test.utils import CaptureQueriesContext
 from catalog.models import Product
 from events.models import Event, HandlerRun
 from events.services import dispatch as dispatcher
+from project.dashboard import attention, figures
 from users import services as user_services
 
 from .seed import api_token
@@ -74,6 +78,21 @@ def _count(counts: dict) -> None:
         sent.clear()
         order_id = _place(client, products[:2])
         counts["handler run"] = _run_flow(order_id, sent)
+    counts["admin front page"] = _front_page_cost()
+
+
+def _front_page_cost() -> dict[str, int]:
+    def draw():
+        figures.dashboard()
+        attention.alerts()
+
+    queries = _statements(draw)
+    seconds = []
+    for _ in range(3):
+        started = time.perf_counter()
+        draw()
+        seconds.append(time.perf_counter() - started)
+    return {"queries": queries, "ms": round(min(seconds) * 1000)}
 
 
 def _place(client: Client, products: list[Product]) -> int:

@@ -157,7 +157,9 @@ def test_growth_figures(results):
         latency(results, f"{base}.{tables}.pipeline.end_to_end")
     assert number(results, f"{base}.full.orders_in_table") >= 2000
     assert number(results, f"{base}.bulk_load.orders") >= 2000
-    assert isinstance(figure(results, f"{base}.query_counts.measured"), bool)
+    assert figure(results, f"{base}.query_counts.measured") is True
+    number(results, f"{base}.query_counts.counts.admin front page.queries", positive=True)
+    number(results, f"{base}.query_counts.counts.admin front page.ms")
 
 
 def test_workers_figures(results):
