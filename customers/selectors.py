@@ -1,7 +1,8 @@
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime
 
-from django.db.models import Count, QuerySet, Sum
+from django.db.models import Count, Q, QuerySet, Sum
 
 from .models import Customer, PointsEntry
 
@@ -54,3 +55,12 @@ def net_points_by_order(order_ids: Iterable[int]) -> dict[int, tuple[int, int]]:
 def emails_of(customer_ids: Iterable[int]) -> dict[int, str]:
     """Each customer's email address ("" for none)."""
     return dict(Customer.objects.filter(pk__in=list(customer_ids)).values_list("pk", "user__email"))
+
+
+def points_awarded_since(*starts: datetime) -> list[int]:
+    """Points credited for paid orders since each of ``starts``; one query (indexed by
+    ``created_at``)."""
+    rows = PointsEntry.objects.filter(reason=PointsEntry.Reason.ORDER_PAID, created_at__gte=min(starts)).aggregate(
+        **{f"since_{n}": Sum("amount", filter=Q(created_at__gte=start)) for n, start in enumerate(starts)}
+    )
+    return [rows[f"since_{n}"] or 0 for n in range(len(starts))]

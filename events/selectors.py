@@ -156,3 +156,74 @@ def done_run_durations(bounds: Iterable[float] = DURATION_BUCKETS) -> dict[str, 
         )
         for handler, row in totals.items()
     }
+
+
+def failed_runs_by_handler() -> dict[str, int]:
+    """Dead letters per handler (the partial index of failed runs: cheap however many
+    runs are done)."""
+    rows = HandlerRun.objects.filter(status=HandlerRun.Status.FAILED).order_by().values("handler")
+    return {row["handler"]: row["n"] for row in rows.annotate(n=Count("id"))}
+
+
+def undispatched_count(*, occurred_before) -> int:
+    """Events still undispatched that occurred before then (the partial index of
+    undispatched events)."""
+    return Event.objects.filter(dispatched_at=None, occurred_at__lt=occurred_before).count()
+
+
+def duration_quantiles(*, since, quantiles: Iterable[float] = (0.5, 0.95)) -> dict[str, dict[float, float]]:
+    """Per handler, quantiles of the successful attempts' durations of the runs of
+    events since then, estimated from the same buckets ``/metrics`` exports (as
+    Prometheus' ``histogram_quantile`` does: linear within the bucket). One query,
+    through the events' ``occurred_at`` index and the runs' (event, handler) one."""
+    counts = duration_counts(HandlerRun.objects.filter(event__occurred_at__gte=since))
+    bounds = sorted(DURATION_BUCKETS)
+    found = {}
+    for handler, row in counts.items():
+        cumulative = [(bound, row[f"duration_le_{bound:g}"]) for bound in bounds]
+        found[handler] = {q: _quantile(q, cumulative, row["duration_count"]) for q in quantiles}
+    return found
+
+
+def _quantile(q: float, cumulative: list[tuple[float, int]], total: int) -> float:
+    if not total:
+        return 0.0
+    rank = q * total
+    lower_bound, lower_count = 0.0, 0
+    for bound, count in cumulative:
+        if count >= rank:
+            if count == lower_count:
+                return bound
+            return lower_bound + (bound - lower_bound) * (rank - lower_count) / (count - lower_count)
+        lower_bound, lower_count = bound, count
+    return cumulative[-1][0]  # beyond the last bucket: its bound, as Prometheus does
+
+
+def backlog_at(moments: list) -> dict[str, list[int]]:
+    """At each moment, of the events that occurred since the first: how many were
+    recorded but not yet dispatched, and how many of their handler runs were created
+    but not yet finished. Two queries (one per series), each one pass over the window's
+    rows, whatever the number of moments. Work older than the window is left out (the
+    undispatched and open-run figures show it)."""
+    start = moments[0]
+
+    def waiting(queryset, began: str, ended: str) -> list[int]:
+        counts = queryset.aggregate(
+            **{
+                f"at_{n}": Count(
+                    "id", filter=Q(**{f"{began}__lte": t}) & (Q(**{ended: None}) | Q(**{f"{ended}__gt": t}))
+                )
+                for n, t in enumerate(moments)
+            }
+        )
+        return [counts[f"at_{n}"] for n in range(len(moments))]
+
+    return {
+        "events": waiting(Event.objects.filter(occurred_at__gte=start), "occurred_at", "dispatched_at"),
+        "runs": waiting(HandlerRun.objects.filter(event__occurred_at__gte=start), "created_at", "finished_at"),
+    }
+
+
+def open_run_count() -> int:
+    """Handler runs pending, running or retrying (their partial index)."""
+    return HandlerRun.objects.filter(status__in=HandlerRun.OPEN).count()

@@ -1,7 +1,11 @@
 """The OpenAPI document says what each operation can answer, who may call it, and how
 operations chain (project/schema.py)."""
 
+import re
+
 import pytest
+from django.conf import settings
+from django.contrib.staticfiles import finders
 from django.urls import path
 from drf_spectacular.generators import SchemaGenerator
 from drf_spectacular.utils import extend_schema
@@ -227,3 +231,20 @@ def test_the_docs_page_is_served_and_points_at_the_schema(client):
 
     assert response.status_code == 200
     assert b"/api/schema/" in response.content
+
+
+@pytest.mark.parametrize("page", ["/api/docs/", "/api/redoc/"])
+def test_the_docs_pages_load_everything_from_our_own_static_files_so_they_work_offline(client, page):
+    """No CDN: every script, stylesheet and icon the page names is one of the project's
+    static files (drf-spectacular-sidecar), which exists."""
+    response = client.get(page)
+
+    assert response.status_code == 200
+    html = response.content.decode()
+    assets = re.findall(r"""(?:src|href)\s*=\s*["']([^"']+)["']""", html)
+    assets += re.findall(r"""["']([^"']+\.(?:js|css|png))["']""", html)
+    assert assets, "the page names no asset"
+    assert not [a for a in assets if re.match(r"(https?:)?//", a)], f"{page} loads from another host"
+    for asset in {a for a in assets if a.startswith(settings.STATIC_URL) or a.startswith("/" + settings.STATIC_URL)}:
+        name = asset.split(settings.STATIC_URL, 1)[1].split("?")[0]
+        assert finders.find(name), f"{asset} is not a static file of the project"
