@@ -165,12 +165,6 @@ def failed_runs_by_handler() -> dict[str, int]:
     return {row["handler"]: row["n"] for row in rows.annotate(n=Count("id"))}
 
 
-def undispatched_count(*, occurred_before) -> int:
-    """Events still undispatched that occurred before then (the partial index of
-    undispatched events)."""
-    return Event.objects.filter(dispatched_at=None, occurred_at__lt=occurred_before).count()
-
-
 def duration_quantiles(*, since, quantiles: Iterable[float] = (0.5, 0.95)) -> dict[str, dict[float, float]]:
     """Per handler, quantiles of the successful attempts' durations of the runs of
     events since then, estimated from the same buckets ``/metrics`` exports (as

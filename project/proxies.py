@@ -72,7 +72,8 @@ class TrustedProxies:
         return not self.count and not self.networks
 
     def is_proxy(self, address: str) -> bool:
-        """Whether a connection from ``address`` comes from a declared proxy."""
+        """Whether a connection from ``address`` comes from a declared proxy (never,
+        for a direct deployment)."""
         if self.count:
             return True
         ip = _ip(address)
@@ -107,15 +108,11 @@ class TrustedProxyMiddleware:
     def __call__(self, request):
         meta = request.META
         remote_addr = meta.get("REMOTE_ADDR", "")
-        if not self.proxies.direct and self.proxies.is_proxy(remote_addr):
-            meta["REMOTE_ADDR"] = self.proxies.client_address(remote_addr, meta.get("HTTP_X_FORWARDED_FOR", ""))
+        forwarded = {header: meta.pop(header) for header in FORWARDING_HEADERS if header in meta}
+        if self.proxies.is_proxy(remote_addr):
+            meta["REMOTE_ADDR"] = self.proxies.client_address(remote_addr, forwarded.get("HTTP_X_FORWARDED_FOR", ""))
             # The nearest proxy's word (the last value): an earlier one may be the client's.
-            proto = meta.get("HTTP_X_FORWARDED_PROTO", "").rsplit(",", 1)[-1].strip().lower()
-            for header in FORWARDING_HEADERS:
-                meta.pop(header, None)
+            proto = forwarded.get("HTTP_X_FORWARDED_PROTO", "").rsplit(",", 1)[-1].strip().lower()
             if proto:
                 meta["HTTP_X_FORWARDED_PROTO"] = proto
-        else:
-            for header in FORWARDING_HEADERS:
-                meta.pop(header, None)
         return self.get_response(request)

@@ -10,13 +10,11 @@ from django.utils import timezone
 from rest_framework import authentication, exceptions
 
 from . import selectors, services
-from .models import ApiToken
 
 EXPIRED = "Token expired: sign in again (POST /api/v1/auth/token) for a new one."
 
 
 class TokenAuthentication(authentication.TokenAuthentication):
-    model = ApiToken
     # What the token's query brings along (``select_related``): a subclass adds what
     # its app reads on every request.
     related: tuple[str, ...] = ("user",)

@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from events import selectors as event_selectors
 from orders import selectors as order_selectors
+from project.admin_helpers import admin_url
 
 from . import links
 
@@ -32,7 +33,7 @@ def alerts() -> list[Alert]:
             )
         )
     objective = settings.INVARIANTS_UNDISPATCHED_MAX_SECONDS
-    stale = event_selectors.undispatched_count(occurred_before=timezone.now() - timedelta(seconds=objective))
+    stale = event_selectors.undispatched_before(before=timezone.now() - timedelta(seconds=objective)).count()
     if stale:
         found.append(
             Alert(
@@ -46,7 +47,7 @@ def alerts() -> list[Alert]:
             Alert(
                 f"The invariant check of {timezone.localtime(report.ran_at):%Y-%m-%d %H:%M} found "
                 f"{len(report.findings)} problem{'s' if len(report.findings) != 1 else ''}",
-                links.change("orders.invariantreport", report.pk),
+                admin_url(report),
             )
         )
     return found

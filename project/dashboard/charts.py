@@ -6,6 +6,7 @@ light and the dark theme alike. Every mark carries a ``<title>`` (a tooltip, and
 screen reader says).
 """
 
+import math
 from dataclasses import dataclass
 
 from django.utils.html import escape, format_html
@@ -31,11 +32,8 @@ def _nice_max(value: float) -> float:
     """A round axis maximum at or above ``value``: 1, 2 or 5 times a power of ten."""
     if value <= 0:
         return 1.0
-    magnitude = 10 ** len(str(int(value))) / 10 if value >= 1 else 1.0
-    for step in (1, 2, 5, 10):
-        if step * magnitude >= value:
-            return step * magnitude
-    return 10 * magnitude
+    magnitude = 10 ** math.floor(math.log10(value))
+    return next(step * magnitude for step in (1, 2, 5, 10) if step * magnitude >= value)
 
 
 def _fmt(value: float) -> str:

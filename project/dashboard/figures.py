@@ -10,6 +10,7 @@ from customers import selectors as customer_selectors
 from events import selectors as event_selectors
 from orders import selectors as order_selectors
 from orders.models import InvariantReport
+from project.admin_helpers import admin_url
 
 from . import charts, links
 
@@ -68,7 +69,7 @@ def dashboard(now: datetime | None = None) -> Dashboard:
             for handler, count in sorted(event_selectors.failed_runs_by_handler().items())
         ],
         invariants=report,
-        invariants_url=links.change("orders.invariantreport", report.pk) if report else "",
+        invariants_url=admin_url(report) if report else "",
         charts=_charts(now),
     )
 

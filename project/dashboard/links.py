@@ -12,11 +12,6 @@ def changelist(model: str, **filters) -> str:
     return f"{url}?{urlencode(filters)}" if filters else url
 
 
-def change(model: str, pk) -> str:
-    app_label, model_name = model.split(".")
-    return reverse(f"admin:{app_label}_{model_name}_change", args=[pk])
-
-
 def runs(**filters) -> str:
     return changelist("events.handlerrun", **filters)
 
