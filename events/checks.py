@@ -50,3 +50,15 @@ def broker_settings_problems(broker_url: str | None = None, transport_options: d
 @checks.register("celery")
 def check_broker_settings(app_configs=None, **kwargs) -> list[checks.Error]:
     return [checks.Error(problem, id="events.E001") for problem in broker_settings_problems()]
+
+
+@checks.register()
+def check_public_event_types(app_configs=None, **kwargs) -> list[checks.Error]:
+    from . import public, types
+
+    declared = {event_type.name for event_type in types.all_types()}
+    return [
+        checks.Error(f"events.public names {name!r}, which no app declares as an event type", id="events.E002")
+        for name in public.PUBLIC_EVENT_TYPES
+        if name not in declared
+    ]

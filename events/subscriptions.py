@@ -7,6 +7,7 @@ publishes their tasks; the work itself runs in a worker. Subscriptions are kept 
 that ``manage.py events catalog`` can print the whole flow.
 """
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from .types import EventType
@@ -25,8 +26,14 @@ class Subscription:
 _subscriptions: list[Subscription] = []
 
 
-def subscribe(event_type: EventType, task) -> None:
+def subscribe(event_type: EventType, task, *, when: Callable | None = None) -> None:
+    """Run ``task`` on each event of ``event_type``; if ``when`` is given, only on the
+    events for which ``when(event)`` is true (asked by the dispatcher, so it must be
+    cheap: e.g. a cached "is anyone listening")."""
+
     def handler_to_run(sender, event, **kwargs):
+        if when is not None and not when(event):
+            return None
         return task
 
     handler_to_run.__name__ = f"run_{task.spec.name}"
