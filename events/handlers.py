@@ -17,7 +17,10 @@
   retryable in the admin.
 
 Effects that leave the system (gateway, email) cannot roll back: they must pass
-``event.key`` on as their idempotency key.
+``event.key`` on as their idempotency key. The handler sees which attempt it is in
+``event.attempt`` (1 for the first; ``spec.max_attempts`` for the last), so it can end
+its work differently when no retry is left. An error carrying ``retry_after`` (seconds,
+e.g. from a remote side's 429 ``Retry-After``) delays the next attempt at least that long.
 """
 
 import logging
@@ -157,6 +160,7 @@ def _apply_at_once(task, spec: HandlerSpec, fn: Callable[[Event], None], event_i
                 if not _may_start(run, spec):
                     return
             started_at = timezone.now()
+            claimed.event.attempt = claimed.attempts + 1
             fn(claimed.event)
             claims.finish(
                 run_id, attempts=claimed.attempts + 1, started_at=started_at, duration=time.monotonic() - began
@@ -193,6 +197,7 @@ def _apply(task, spec: HandlerSpec, fn: Callable[[Event], None], run_id: int) ->
                 # A duplicate delivery got here first and finished while we waited.
                 logger.info("event=%s handler=%s already %s; skipped", run.event_id, spec.name, run.status)
                 return
+            run.event.attempt = run.attempts  # counted by _start_attempt
             fn(run.event)
             _mark_done(run, began)
         logger.info("event=%s handler=%s done", run.event_id, spec.name)
@@ -234,6 +239,15 @@ def _may_start(run: HandlerRun, spec: HandlerSpec) -> bool:
         logger.error("event=%s handler=%s failed: %s", event_id, spec.name, run.last_error)
         return False
     return True
+
+
+def _asked_delay(exc: Exception) -> float:
+    """The delay the failed call's other side asked for (an HTTP 429's ``Retry-After``,
+    carried by the exception as ``retry_after`` seconds), capped like the backoff."""
+    asked = getattr(exc, "retry_after", None)
+    if not isinstance(asked, int | float) or asked <= 0:
+        return 0.0
+    return min(float(asked), settings.EVENTS_RETRY_BACKOFF_MAX)
 
 
 def _start_attempt(event_id: int, spec: HandlerSpec) -> int | None:
@@ -300,7 +314,7 @@ def _record_failure(run_id: int, spec: HandlerSpec, exc: Exception, *, duration:
             return None
         run.last_error = error
         run.status = HandlerRun.Status.RETRYING
-        retry_in = backoff(run.attempts)
+        retry_in = max(backoff(run.attempts), _asked_delay(exc))
         run.deadline = spec.deadline(delay=retry_in)
         logger.warning(
             "event=%s handler=%s attempt %s failed (%s); retry in %.1fs",

@@ -37,6 +37,10 @@ class Event(models.Model):
         help_text="After a dispatch error that is the event's own (not the broker's): the relay waits until then.",
     )
 
+    # Not a column: set by the handler machinery on the event it hands a handler (which
+    # attempt of the run this is, from 1), so the last one may end the work differently.
+    attempt: int | None = None
+
     class Meta:
         ordering = ["id"]
         indexes = [

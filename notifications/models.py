@@ -4,6 +4,8 @@ from django.db import models
 class Kind(models.TextChoices):
     ORDER_CONFIRMED = "order_confirmed", "order confirmed"
     ORDER_CANCELLED = "order_cancelled", "order cancelled"
+    SUPPORT_ANSWERED = "support_answered", "support question answered"
+    SUPPORT_HANDED_OVER = "support_handed_over", "support question handed to staff"
 
 
 class Notification(models.Model):

@@ -67,7 +67,36 @@ def notify_order_cancelled(*, order_id: int, customer_id: int, reason: str, was_
     )
 
 
-def _notify(*, kind: str, customer_id: int, order_id: int, event_key, title: str, context: dict) -> Notification:
+@transaction.atomic(savepoint=False)
+def notify_support_answer(
+    *, customer_id: int, order_id: int | None, question_id: int, answer: str, event_key
+) -> Notification:
+    """A support question was answered (by the model or by staff): the answer, in the
+    app and by email. The answer is shown as text, never acted upon."""
+    return _notify(
+        kind=Kind.SUPPORT_ANSWERED,
+        customer_id=customer_id,
+        order_id=order_id,
+        event_key=event_key,
+        title=f"Your question #{question_id} was answered",
+        context={"question_id": question_id, "answer": answer, "order_id": order_id},
+    )
+
+
+@transaction.atomic(savepoint=False)
+def notify_support_handed_over(*, customer_id: int, order_id: int | None, question_id: int, event_key) -> Notification:
+    """A support question went to staff: say so, honestly, rather than leave it silent."""
+    return _notify(
+        kind=Kind.SUPPORT_HANDED_OVER,
+        customer_id=customer_id,
+        order_id=order_id,
+        event_key=event_key,
+        title=f"Your question #{question_id} is with our staff",
+        context={"question_id": question_id, "order_id": order_id},
+    )
+
+
+def _notify(*, kind: str, customer_id: int, order_id: int | None, event_key, title: str, context: dict) -> Notification:
     existing = Notification.objects.filter(source_event=event_key, kind=kind).first()
     if existing:
         return existing

@@ -22,3 +22,25 @@ def order_cancelled(event: Event) -> None:
         was_paid=cancelled.was_paid,
         event_key=event.key,
     )
+
+
+@event_handler("notifications.support_answered", queue="notifications")
+def support_answered(event: Event) -> None:
+    """support.question_answered: the answer, in the app and by email."""
+    answered = event.data
+    services.notify_support_answer(
+        customer_id=answered.customer_id,
+        order_id=answered.order_id,
+        question_id=answered.question_id,
+        answer=answered.answer,
+        event_key=event.key,
+    )
+
+
+@event_handler("notifications.support_handed_over", queue="notifications")
+def support_handed_over(event: Event) -> None:
+    """support.question_handed_over: tell the customer staff will answer."""
+    handed = event.data
+    services.notify_support_handed_over(
+        customer_id=handed.customer_id, order_id=handed.order_id, question_id=handed.question_id, event_key=event.key
+    )

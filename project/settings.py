@@ -84,6 +84,7 @@ INSTALLED_APPS = [
     "orders",
     "payments",
     "notifications",
+    "support",
 ]
 
 MIDDLEWARE = [
@@ -216,6 +217,7 @@ REST_FRAMEWORK = {
             ("user", "THROTTLE_USER", "1200/min"),  # per account
             ("orders", "THROTTLE_ORDERS", "60/min"),  # placing orders, per account
             ("auth", "THROTTLE_AUTH", "10/min"),  # token and register, per client address
+            ("support", "THROTTLE_SUPPORT", "10/min"),  # asking the support desk, per account
         ]
     },
     # REMOTE_ADDR is already the client's (project.proxies resolves X-Forwarded-For
@@ -277,6 +279,25 @@ METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
 ORDER_PAYMENT_TIMEOUT = env.float("ORDER_PAYMENT_TIMEOUT", default=30 * 60.0)
 DEFAULT_CURRENCY = env.str("DEFAULT_CURRENCY", default="EUR")
 
+# --- Support desk (support/) ----------------------------------------------------------
+# Who answers customers' questions: "sandbox" (no network, rules over the order's facts)
+# or "openai", any OpenAI-compatible chat-completions server (OpenAI, Ollama, vLLM,
+# llama.cpp): LLM_BASE_URL e.g. http://127.0.0.1:11434/v1 for Ollama.
+LLM_PROVIDER = env.str("LLM_PROVIDER", default="sandbox")
+LLM_BASE_URL = env.str("LLM_BASE_URL", default="https://api.openai.com/v1")
+LLM_MODEL = env.str("LLM_MODEL", default="gpt-4o-mini")
+LLM_API_KEY = env.str("LLM_API_KEY", default="")
+# Seconds one model call may take; the answering handler's attempt is given 15 more.
+LLM_TIMEOUT = env.float("LLM_TIMEOUT", default=30.0)
+LLM_MAX_ANSWER_TOKENS = env.int("LLM_MAX_ANSWER_TOKENS", default=400)
+# Attempts of the answering handler (retries with backoff, a 429's Retry-After honoured);
+# after the last one the question goes to staff.
+SUPPORT_ANSWER_ATTEMPTS = env.int("SUPPORT_ANSWER_ATTEMPTS", default=5)
+# Tokens (prompt + answer) the model may spend a day, shop-wide; past it, questions go to staff.
+SUPPORT_DAILY_TOKEN_BUDGET = env.int("SUPPORT_DAILY_TOKEN_BUDGET", default=200_000)
+# Seconds a question may wait for its answer before the sweep hands it to staff.
+SUPPORT_ANSWER_DEADLINE = env.float("SUPPORT_ANSWER_DEADLINE", default=15 * 60.0)
+
 # --- Email ----------------------------------------------------------------------------
 EMAIL_HOST = env.str("EMAIL_HOST", default="")
 EMAIL_PORT = env.int("EMAIL_PORT", default=25)
@@ -329,7 +350,7 @@ CELERY_TASK_DEFAULT_QUEUE = "events"
 # One queue per domain so each can be scaled on its own machines; a plain
 # `celery -A project worker` consumes all of them, `-Q payments` only one.
 CELERY_TASK_QUEUES = [
-    Queue(name, routing_key=name) for name in ("events", "orders", "payments", "notifications", "loyalty")
+    Queue(name, routing_key=name) for name in ("events", "orders", "payments", "notifications", "loyalty", "support")
 ]
 # A task sent without a queue (from a shell, by an old caller) still goes to its domain's.
 CELERY_TASK_ROUTES = {
@@ -338,6 +359,8 @@ CELERY_TASK_ROUTES = {
     "payments.*": {"queue": "payments"},
     "notifications.*": {"queue": "notifications"},
     "customers.*": {"queue": "loyalty"},
+    "support.answer_question": {"queue": "support"},  # slow model calls never hold payments
+    "support.*": {"queue": "events"},  # housekeeping (the stalled-question sweep)
     "users.*": {"queue": "events"},  # housekeeping: the relay's queue, always consumed
 }
 CELERY_TASK_SERIALIZER = "json"
@@ -386,6 +409,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "users.purge_expired_tokens",
         "schedule": timedelta(days=1),
         "options": {"queue": "events", "expires": 3600},
+    },
+    "support.hand_over_stalled": {
+        "task": "support.hand_over_stalled",
+        "schedule": timedelta(seconds=env.float("SUPPORT_SWEEP_INTERVAL", default=60.0)),
+        "options": {"queue": "events", "expires": 60},
     },
     "orders.cancel_unpaid_orders": {
         "task": "orders.cancel_unpaid_orders",

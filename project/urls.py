@@ -6,6 +6,7 @@ from catalog.controllers import ProductDetailApi, ProductListApi
 from customers.controllers import MyPointsApi
 from notifications.controllers import NotificationListApi, NotificationReadApi
 from orders.controllers import OrderCancelApi, OrderDetailApi, OrderEventsApi, OrderListApi
+from support.controllers import QuestionDetailApi, QuestionListApi
 from users.controllers import LogoutApi, MeApi, RegisterApi, TokenApi, TokenDetailApi, TokenListApi
 
 from . import errors, ops
@@ -29,6 +30,8 @@ api_v1 = [
     path("orders/<int:order_id>/events", OrderEventsApi.as_view(), name="order-events"),
     path("notifications", NotificationListApi.as_view(), name="notification-list"),
     path("notifications/<int:notification_id>/read", NotificationReadApi.as_view(), name="notification-read"),
+    path("support/questions", QuestionListApi.as_view(), name="question-list"),
+    path("support/questions/<int:question_id>", QuestionDetailApi.as_view(), name="question-detail"),
 ]
 
 urlpatterns = [

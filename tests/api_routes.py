@@ -130,6 +130,12 @@ def _read_notification():
     return WriteCall(client_for(owner), _path("notification-read", notification_id=notification.pk), {})
 
 
+def _ask_question():
+    owner = UserFactory()
+    order = place_order(owner.customer, {ProductFactory(): 1})
+    return WriteCall(client_for(owner), _path("question-list"), {"question": "Where is my order?", "order": order.pk})
+
+
 # Every write of the API, by URL name and method (tests check that none is missing).
 WRITE_CALLS = {
     ("register", "POST"): _register,
@@ -141,6 +147,7 @@ WRITE_CALLS = {
     ("order-list", "POST"): _place_order,
     ("order-cancel", "POST"): _cancel_order,
     ("notification-read", "POST"): _read_notification,
+    ("question-list", "POST"): _ask_question,
 }
 
 
@@ -152,7 +159,7 @@ def every_row() -> dict[str, list[dict]]:
     """Every row of the project's tables, to prove that a refused call changed nothing
     anywhere. A token's last use and expiry are left out: any call that presents it,
     refused or not, is a use of it (``users.services.note_token_use``)."""
-    labels = ["users", "customers", "catalog", "orders", "payments", "notifications", "events"]
+    labels = ["users", "customers", "catalog", "orders", "payments", "notifications", "support", "events"]
     return {
         model._meta.label: list(model._default_manager.order_by("pk").values(*_compared_fields(model)))
         for label in labels

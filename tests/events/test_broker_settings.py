@@ -18,7 +18,7 @@ from events.handlers import handler_specs
 from project.celery import app as celery_app
 
 ROOT = Path(__file__).resolve().parents[2]
-DOMAIN_QUEUES = {"events", "orders", "payments", "notifications", "loyalty"}
+DOMAIN_QUEUES = {"events", "orders", "payments", "notifications", "loyalty", "support"}
 
 
 @pytest.mark.skipif(
@@ -66,6 +66,9 @@ def test_each_domain_has_its_queue_and_each_task_goes_to_its_domains():
         "customers.revoke_points": "loyalty",
         "notifications.order_confirmed": "notifications",
         "notifications.order_cancelled": "notifications",
+        "notifications.support_answered": "notifications",
+        "notifications.support_handed_over": "notifications",
+        "support.answer_question": "support",
     }
     periodic = {
         "events.relay": "events",
@@ -74,6 +77,7 @@ def test_each_domain_has_its_queue_and_each_task_goes_to_its_domains():
         "orders.prune_idempotency_keys": "orders",
         "orders.cancel_unpaid_orders": "orders",
         "users.purge_expired_tokens": "events",
+        "support.hand_over_stalled": "events",
     }
     # (Tests declare handlers of their own; the shop's are the ones not named tests.*.)
     specs = {spec.name: spec.queue for spec in handler_specs() if not spec.name.startswith("tests.")}

@@ -12,6 +12,7 @@ from rest_framework import serializers
 
 from catalog.serializers import ProductCreateInput, ProductUpdateInput
 from orders.serializers import OrderInput
+from support.serializers import QuestionInput
 from tests.api_routes import WRITE_CALLS, every_row, missing_write_calls
 from users.serializers import RegisterInput, TokenInput
 
@@ -26,6 +27,7 @@ INPUTS = {
     ("product-list", "POST"): ProductCreateInput,
     ("product-detail", "PATCH"): ProductUpdateInput,
     ("order-list", "POST"): OrderInput,
+    ("question-list", "POST"): QuestionInput,
 }
 # A complete valid body for each (the calls' own bodies may leave optional fields out).
 FULL_BODIES = {

@@ -22,6 +22,7 @@ import pytest
 from rest_framework.test import APIClient
 
 from catalog.models import Product
+from support import services as support_services
 from tests.api_routes import Route, api_routes, every_row
 from tests.conftest import client_for
 from tests.factories import (
@@ -53,6 +54,9 @@ PATH_OBJECTS = {
     "order_id": PathObject(lambda customer: place_order(customer, {ProductFactory(): 1}), attrgetter("pk"), True),
     "notification_id": PathObject(lambda customer: NotificationFactory(customer=customer), attrgetter("pk"), True),
     "sku": PathObject(lambda customer: ProductFactory(), attrgetter("sku"), False),
+    "question_id": PathObject(
+        lambda customer: support_services.ask(customer=customer, question="Where is my order?"), attrgetter("pk"), True
+    ),
     "token_id": PathObject(lambda customer: create_token(customer.user).token, attrgetter("pk"), True),
 }
 
@@ -73,6 +77,9 @@ OWN_LISTS = {
     "order-list": OwnRows(lambda customer: place_order(customer, {ProductFactory(): 1}).pk, lambda row: row["id"]),
     "notification-list": OwnRows(lambda customer: NotificationFactory(customer=customer).pk, lambda row: row["id"]),
     "my-points": OwnRows(_points_entry, lambda row: row["order"]),
+    "question-list": OwnRows(
+        lambda customer: support_services.ask(customer=customer, question="Points?").pk, lambda row: row["id"]
+    ),
     "token-list": OwnRows(lambda customer: create_token(customer.user).token.pk, lambda row: row["id"]),
 }
 PUBLIC_LISTS = {"product-list"}  # the catalog: everyone sees every active product

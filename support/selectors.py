@@ -1,0 +1,74 @@
+from datetime import datetime
+
+from django.db.models import Avg, Count, F, Q, QuerySet, Sum
+from django.utils import timezone
+
+from events import selectors as event_selectors
+
+from .models import Question
+
+ANSWER_HANDLER = "support.answer_question"
+
+
+def questions_of(customer) -> QuerySet[Question]:
+    """The customer's questions, newest first; none for no customer (a staff account)."""
+    if customer is None:
+        return Question.objects.none()
+    return Question.objects.filter(customer=customer).order_by("-created_at", "-id")
+
+
+def question_of(customer, question_id: int) -> Question | None:
+    return questions_of(customer).filter(pk=question_id).first()
+
+
+def tokens_used_since(start: datetime) -> int:
+    """Tokens the model calls made since ``start`` cost (answered or not)."""
+    used = Question.objects.filter(called_at__gte=start).aggregate(n=Sum(F("prompt_tokens") + F("completion_tokens")))[
+        "n"
+    ]
+    return int(used or 0)
+
+
+def tokens_used_today() -> int:
+    midnight = timezone.localtime().replace(hour=0, minute=0, second=0, microsecond=0)
+    return tokens_used_since(midnight)
+
+
+def stalled_question_ids(*, asked_before: datetime) -> list[int]:
+    """Questions still ``asked`` that no handler will answer: their answering run
+    failed for good (dead-lettered, or given up by staff), or they were asked before
+    ``asked_before`` (the answer's deadline)."""
+    dead = event_selectors.failed_runs(handlers=[ANSWER_HANDLER]).values_list("event__payload", flat=True)
+    dead_ids = [payload["question_id"] for payload in dead]
+    stuck = Question.objects.filter(status=Question.Status.ASKED).filter(
+        Q(created_at__lt=asked_before) | Q(pk__in=dead_ids)
+    )
+    return list(stuck.order_by("id").values_list("id", flat=True))
+
+
+def unanswered_before(asked_before: datetime) -> QuerySet[Question]:
+    """Questions still ``asked`` that were asked before then (the invariant checker)."""
+    return Question.objects.filter(status=Question.Status.ASKED, created_at__lt=asked_before).order_by("id")
+
+
+def figures_by_provider() -> list[dict]:
+    """Per provider and status: questions, their total latency and tokens (``/metrics``)."""
+    return list(
+        Question.objects.exclude(provider="")
+        .values("provider", "status")
+        .annotate(
+            n=Count("id"),
+            latency_ms=Sum("latency_ms"),
+            prompt_tokens=Sum("prompt_tokens"),
+            completion_tokens=Sum("completion_tokens"),
+            avg_latency_ms=Avg("latency_ms"),
+        )
+        .order_by("provider", "status")
+    )
+
+
+def count_by_status() -> dict[str, int]:
+    counts = dict.fromkeys(Question.Status.values, 0)
+    for row in Question.objects.values("status").annotate(n=Count("id")):
+        counts[row["status"]] = row["n"]
+    return counts
