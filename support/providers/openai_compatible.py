@@ -49,7 +49,7 @@ class OpenAICompatibleProvider:
             ) from exc
         except openai.APITimeoutError as exc:
             raise ProviderError(f"no answer within {settings.LLM_TIMEOUT:g} s") from exc
-        except openai.OpenAIError as exc:  # connection refused, a body that is not JSON
+        except (openai.OpenAIError, ValueError) as exc:  # connection refused; a body that is not JSON
             raise ProviderError(f"{type(exc).__name__}: {exc}") from exc
         return _completion(response, self.model)
 
