@@ -28,7 +28,7 @@ def rates(settings):
     """Set some scopes' rates (the others stay roomy)."""
 
     def set_rates(**scopes):
-        rates = {"anon": ROOMY, "user": ROOMY, "orders": ROOMY, "auth": ROOMY, **scopes}
+        rates = {"anon": ROOMY, "user": ROOMY, "orders": ROOMY, "auth": ROOMY, "support": ROOMY, **scopes}
         settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": rates}
 
     return set_rates
