@@ -62,8 +62,10 @@ class _DomainCollector:
     def collect(self):
         from events import selectors as event_selectors
         from orders import selectors as order_selectors
+        from support import selectors as support_selectors
 
         yield from self._orders(order_selectors)
+        yield from self._support(support_selectors)
         yield from self._events(event_selectors)
         yield from self._handler_runs(event_selectors)
         backlog = event_selectors.backlog()
@@ -89,6 +91,31 @@ class _DomainCollector:
         outcomes = order_selectors.outcome_counts()
         for outcome, count in outcomes.items():
             yield CounterMetricFamily(f"orderflow_orders_{outcome}", f"Orders ever {outcome}", value=count)
+
+    def _support(self, support_selectors):
+        questions = GaugeMetricFamily("orderflow_support_questions", "Support questions by status", labels=["status"])
+        for status, count in support_selectors.count_by_status().items():
+            questions.add_metric([status], count)
+        yield questions
+        calls = CounterMetricFamily(
+            "orderflow_support_model_calls", "Model calls that answered, by provider", labels=["provider"]
+        )
+        latency = CounterMetricFamily(
+            "orderflow_support_model_latency_seconds",
+            "Total seconds the model calls that answered took, by provider (divide by the calls: the mean)",
+            labels=["provider"],
+        )
+        tokens = CounterMetricFamily(
+            "orderflow_support_model_tokens",
+            "Tokens the model calls used, by provider and kind",
+            labels=["provider", "kind"],
+        )
+        for row in support_selectors.figures_by_provider():
+            calls.add_metric([row["provider"]], row["calls"])
+            latency.add_metric([row["provider"]], (row["latency_ms"] or 0) / 1000)
+            tokens.add_metric([row["provider"], "prompt"], row["prompt_tokens"] or 0)
+            tokens.add_metric([row["provider"], "completion"], row["completion_tokens"] or 0)
+        yield from (calls, latency, tokens)
 
     def _events(self, event_selectors):
         recorded = CounterMetricFamily("orderflow_events_recorded", "Events recorded, by type", labels=["type"])
