@@ -17,7 +17,11 @@ transaction) and returns one ``Finding`` per offender; an empty list means all h
   (it was refunded, voided, or declined);
 * ``handler_run_overdue`` — no handler run is still open a grace period past its
   deadline (the relay re-sends a run when its deadline passes);
-* ``event_undispatched`` — no event is left undispatched longer than a minute.
+* ``event_undispatched`` — no event is left undispatched longer than a minute;
+* ``support_question_unanswered`` — no support question is still ``asked`` a grace
+  period past its answer's deadline (the sweep hands such a question to staff);
+* ``support_question_answered_once`` — no support question has more than one
+  ``support.question_answered`` event, and every answered one has its event.
 
 The checks that depend on handlers (confirmation, points, refund) skip an order
 whose events are still being dispatched or handled: that work is not late yet, and
@@ -42,6 +46,7 @@ from customers.services import points_for
 from events import selectors as event_selectors
 from notifications import selectors as notification_selectors
 from payments import selectors as payment_selectors
+from support import selectors as support_selectors
 
 from . import selectors
 from .models import Order
@@ -72,6 +77,8 @@ INVARIANTS = (
     "cancelled_order_payment",
     "handler_run_overdue",
     "event_undispatched",
+    "support_question_unanswered",
+    "support_question_answered_once",
 )
 
 
@@ -87,6 +94,7 @@ def check_invariants(since: datetime | None = None) -> list[Finding]:
             findings += _order_outcomes(chunk)
         findings += _overdue_runs(now)
         findings += _undispatched_events(now)
+        findings += _support_questions(now)
     return findings
 
 
@@ -199,4 +207,23 @@ def _undispatched_events(now: datetime) -> Iterator[Finding]:
             f"event #{event.pk} ({event.type}, {event.stream})",
             f"recorded {(now - event.occurred_at).total_seconds():.0f}s ago and not dispatched"
             f" after {event.dispatch_attempts} attempts{error}",
+        )
+
+
+def _support_questions(now: datetime) -> Iterator[Finding]:
+    """Questions are checked in full, like stuck work: the oldest is the worst."""
+    grace = settings.SUPPORT_ANSWER_DEADLINE + settings.INVARIANTS_RUN_GRACE_SECONDS
+    for question in support_selectors.unanswered_before(now - timedelta(seconds=grace)):
+        yield Finding(
+            "support_question_unanswered",
+            f"question #{question.pk}",
+            f"still asked {(now - question.created_at).total_seconds():.0f}s after it was asked",
+        )
+    # An hour inside the retention window: older answers' events may be pruned by now.
+    kept = now - timedelta(days=settings.EVENTS_RETENTION_DAYS) + timedelta(hours=1)
+    for question_id, answers in support_selectors.answers_out_of_line(answered_since=kept):
+        yield Finding(
+            "support_question_answered_once",
+            f"question #{question_id}",
+            f"{answers} support.question_answered events, expected 1",
         )

@@ -1,6 +1,7 @@
 from datetime import datetime
 
 from django.db.models import Count, F, Q, QuerySet, Sum
+from django.db.models.fields.json import KT
 from django.utils import timezone
 
 from events import selectors as event_selectors
@@ -8,6 +9,7 @@ from events import selectors as event_selectors
 from .models import Question
 
 ANSWER_HANDLER = "support.answer_question"
+ANSWERED = "support.question_answered"
 
 
 def questions_of(customer) -> QuerySet[Question]:
@@ -49,6 +51,26 @@ def stalled_question_ids(*, asked_before: datetime) -> list[int]:
 def unanswered_before(asked_before: datetime) -> QuerySet[Question]:
     """Questions still ``asked`` that were asked before then (the invariant checker)."""
     return Question.objects.filter(status=Question.Status.ASKED, created_at__lt=asked_before).order_by("id")
+
+
+def answers_out_of_line(*, answered_since: datetime) -> list[tuple[int, int]]:
+    """(question id, its ``support.question_answered`` events) for every question
+    answered other than once: two answers, or answered since ``answered_since`` (within
+    the events' retention: older events may be pruned) without its event. One grouped
+    query over the events of that type, one over the answered questions."""
+    answers = {
+        row["question_id"]: row["n"]
+        for row in event_selectors.events_of_types([ANSWERED])
+        .values(question_id=KT("payload__question_id"))
+        .annotate(n=Count("id"))
+        .order_by()
+    }
+    answers = {int(question_id): n for question_id, n in answers.items()}
+    found = [(question_id, n) for question_id, n in answers.items() if n > 1]
+    answered = Question.objects.filter(status=Question.Status.ANSWERED, answered_at__gte=answered_since)
+    answered = answered.values_list("pk", flat=True)
+    found += [(question_id, 0) for question_id in answered.iterator() if question_id not in answers]
+    return sorted(found)
 
 
 def figures_by_provider() -> list[dict]:
