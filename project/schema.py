@@ -311,6 +311,11 @@ LINKS = {
         "GetOrder": ("v1_orders_retrieve", ORDER, None),
         "CancelOrder": ("v1_orders_cancel_create", ORDER, None),
         "OrderEvents": ("v1_orders_events_list", ORDER, None),
+        "AskAboutOrder": (
+            "v1_support_questions_create",
+            None,
+            {"question": "Where is it?", "order": "$response.body#/id"},
+        ),
     },
     ("v1_orders_list", "200"): {
         "GetFirstOrder": ("v1_orders_retrieve", FIRST_ORDER, None),
@@ -336,6 +341,12 @@ LINKS = {
     },
     ("v1_products_partial_update", "200"): {
         "GetChangedProduct": ("v1_products_retrieve", PRODUCT, None),
+    },
+    ("v1_support_questions_create", "201"): {
+        "GetQuestion": ("v1_support_questions_retrieve", {"question_id": "$response.body#/id"}, None),
+    },
+    ("v1_support_questions_list", "200"): {
+        "GetFirstQuestion": ("v1_support_questions_retrieve", {"question_id": "$response.body#/results/0/id"}, None),
     },
     ("v1_notifications_list", "200"): {
         "ReadFirstNotification": (
