@@ -284,6 +284,10 @@ DEFAULT_CURRENCY = env.str("DEFAULT_CURRENCY", default="EUR")
 # or "openai", any OpenAI-compatible chat-completions server (OpenAI, Ollama, vLLM,
 # llama.cpp): LLM_BASE_URL e.g. http://127.0.0.1:11434/v1 for Ollama.
 LLM_PROVIDER = env.str("LLM_PROVIDER", default="sandbox")
+if LLM_PROVIDER not in ("sandbox", "openai") and "." not in LLM_PROVIDER:
+    raise ImproperlyConfigured(
+        f"LLM_PROVIDER={LLM_PROVIDER!r}: expected sandbox, openai or a dotted path to a provider"
+    )
 LLM_BASE_URL = env.str("LLM_BASE_URL", default="https://api.openai.com/v1")
 LLM_MODEL = env.str("LLM_MODEL", default="gpt-4o-mini")
 LLM_API_KEY = env.str("LLM_API_KEY", default="")

@@ -57,6 +57,21 @@ class QuestionAdmin(ReadOnlyAdmin):
 
     customer_link = linked("customer")
     order_link = linked("order")
+    actions = ["close_unanswered"]
+
+    @admin.action(description="Close selected questions without an answer (failed)", permissions=["answer"])
+    def close_unanswered(self, request, queryset):
+        by = request.user.get_username()
+        closed = sum(
+            services.close_unanswered(question_id=pk, by=by)
+            for pk in queryset.order_by("pk").values_list("pk", flat=True)
+        )
+        skipped = queryset.count() - closed
+        self.message_user(
+            request,
+            f"Closed {closed} question(s); skipped {skipped} already answered or closed.",
+            messages.SUCCESS if closed else messages.INFO,
+        )
 
     @admin.display(description="question")
     def question_start(self, question):

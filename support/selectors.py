@@ -23,6 +23,11 @@ def question_of(customer, question_id: int) -> Question | None:
     return questions_of(customer).filter(pk=question_id).first()
 
 
+def waiting_for_staff() -> int:
+    """Questions handed to staff and not answered yet (the status index)."""
+    return Question.objects.filter(status=Question.Status.HANDED_TO_STAFF).count()
+
+
 def tokens_used_since(start: datetime) -> int:
     """Tokens the model calls made since ``start`` cost (answered or not)."""
     used = Question.objects.filter(called_at__gte=start).aggregate(n=Sum(F("prompt_tokens") + F("completion_tokens")))[

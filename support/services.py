@@ -20,7 +20,7 @@ from orders import selectors as order_selectors
 from . import prompts, selectors
 from .models import Question
 from .providers import ProviderError, get_provider
-from .signals import QuestionAnswered, QuestionAsked, QuestionHandedOver
+from .signals import QuestionAnswered, QuestionAsked, QuestionClosed, QuestionHandedOver
 
 logger = logging.getLogger(__name__)
 
@@ -112,6 +112,27 @@ def answer_by_hand(*, question_id: int, answer: str, by: str) -> Question:
     # figures per provider); the event says who answered and how long it took.
     waited_ms = round((timezone.now() - question.created_at).total_seconds() * 1000)
     return _answered(question, answer=answer, by_staff=waited_ms)
+
+
+@transaction.atomic
+def close_unanswered(*, question_id: int, by: str, reason: str = "") -> bool:
+    """Staff close a question without an answer: it ends ``failed`` (its final status,
+    with ``support.question_closed``). Idempotent: an answered or closed question is
+    left alone and False returned."""
+    question = Question.objects.select_for_update().get(pk=question_id)
+    if question.status not in (Question.Status.ASKED, Question.Status.HANDED_TO_STAFF):
+        return False
+    note = f"closed by {by}" + (f": {reason}" if reason else "")
+    question.status = Question.Status.FAILED
+    question.handoff_reason = note[:200]
+    question.answered_by = by
+    question.save()
+    events.record(
+        QuestionClosed(
+            question_id=question.pk, customer_id=question.customer_id, order_id=question.order_id, reason=note[:200]
+        )
+    )
+    return True
 
 
 @transaction.atomic(savepoint=False)

@@ -48,6 +48,13 @@ class QuestionHandedOver(Payload):
     reason: str
 
 
+class QuestionClosed(Payload):
+    question_id: int
+    customer_id: int
+    order_id: int | None
+    reason: str
+
+
 # Operational figures stay with staff: the customer sees the answer, not its cost.
 _OPERATIONAL = ("provider", "model", "latency_ms", "prompt_tokens", "completion_tokens")
 
@@ -64,4 +71,9 @@ question_handed_over = QuestionEventType(
     "support.question_handed_over",
     QuestionHandedOver,
     doc="A question was handed to staff (the model could not answer it, the budget was spent, or it failed).",
+)
+question_closed = QuestionEventType(
+    "support.question_closed",
+    QuestionClosed,
+    doc="Staff closed a question without an answer (status failed): e.g. spam, or nothing to answer.",
 )

@@ -1,6 +1,6 @@
 """What needs a person now, for the banner on every admin page: dead-lettered handler
 runs, events undispatched past the recovery objective, an invariant check that found
-something. Three indexed queries (the partial indexes of failed runs and undispatched
+something, support questions handed to staff. Four indexed queries (the partial indexes of failed runs and undispatched
 events, and the latest report), made only when an admin page is drawn for staff."""
 
 from dataclasses import dataclass
@@ -12,6 +12,7 @@ from django.utils import timezone
 from events import selectors as event_selectors
 from orders import selectors as order_selectors
 from project.admin_helpers import admin_url
+from support import selectors as support_selectors
 
 from . import links
 
@@ -39,6 +40,15 @@ def alerts() -> list[Alert]:
             Alert(
                 f"{stale} event{'s' if stale != 1 else ''} undispatched for over {objective:g} s",
                 links.events(dispatched="no"),
+            )
+        )
+    waiting = support_selectors.waiting_for_staff()
+    if waiting:
+        found.append(
+            Alert(
+                f"{waiting} support question{'s' if waiting != 1 else ''} wait{'s' if waiting == 1 else ''} "
+                "for staff to answer",
+                links.changelist("support.question", status__exact="handed_to_staff"),
             )
         )
     report = order_selectors.last_invariant_report()

@@ -113,6 +113,7 @@ def test_throttle_rates_and_the_cache_come_from_the_environment():
         THROTTLE_USER="8/hour",
         THROTTLE_ORDERS="9/min",
         THROTTLE_AUTH="3/min",
+        THROTTLE_SUPPORT="4/hour",
         CACHE_URL="redis://127.0.0.1:6379/1",
     )
     defaults = settings_of(["REST_FRAMEWORK", "CACHES", "VAR_DIR"], DEBUG="1")
@@ -122,6 +123,7 @@ def test_throttle_rates_and_the_cache_come_from_the_environment():
         "user": "8/hour",
         "orders": "9/min",
         "auth": "3/min",
+        "support": "4/hour",
     }
     assert values["CACHES"]["default"]["BACKEND"] == "django.core.cache.backends.redis.RedisCache"
     assert values["CACHES"]["default"]["LOCATION"] == "redis://127.0.0.1:6379/1"
@@ -130,6 +132,7 @@ def test_throttle_rates_and_the_cache_come_from_the_environment():
         "user": "1200/min",
         "orders": "60/min",
         "auth": "10/min",
+        "support": "10/min",
     }
     assert defaults["CACHES"]["default"]["BACKEND"] == "django.core.cache.backends.filebased.FileBasedCache"
     assert defaults["CACHES"]["default"]["LOCATION"] == os.path.join(defaults["VAR_DIR"], "cache")

@@ -38,6 +38,9 @@ def test_staff_see_questions_by_status_with_the_prompt_sent(admin_client, handed
     assert "Do you sell gift cards?" in content
     assert "[system]" in content  # the prompt that was sent
     assert reverse("admin:support_question_answer", args=[handed_over.pk]) in content
+    # Every admin page says a question waits for a person.
+    front = admin_client.get(reverse("admin:index")).content.decode()
+    assert "1 support question waits for staff to answer" in front
 
 
 @pytest.mark.django_db(transaction=True)
@@ -123,3 +126,20 @@ def test_metrics_show_questions_by_status_and_calls_latency_and_tokens_per_provi
     assert samples[("orderflow_support_model_latency_seconds_total", frozenset({("provider", "sandbox")}))] == (
         pytest.approx(latency)
     )
+
+
+@pytest.mark.django_db(transaction=True)
+def test_staff_close_a_question_without_an_answer_and_it_ends_failed(admin_client, handed_over, shopper_client):
+    changelist = reverse("admin:support_question_changelist")
+
+    response = admin_client.post(
+        changelist, {"action": "close_unanswered", "_selected_action": [handed_over.pk]}, follow=True
+    )
+
+    assert "Closed 1 question(s)" in response.content.decode()
+    assert shopper_client.get(f"{QUESTIONS}/{handed_over.pk}").json()["status"] == "failed"
+    assert Event.objects.filter(type="support.question_closed").count() == 1
+    # Closed is final: neither a second close nor an answer by hand changes it.
+    assert not services.close_unanswered(question_id=handed_over.pk, by="admin")
+    with pytest.raises(services.QuestionNotOpen):
+        services.answer_by_hand(question_id=handed_over.pk, answer="late", by="admin")
