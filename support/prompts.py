@@ -38,13 +38,16 @@ def build(question) -> Prompt:
     facts = {"points": customer_selectors.points_balance(customer), "order": None}
     if question.order_id is not None:
         order = order_selectors.order_of(customer, question.order_id)
-        if order is not None:
-            facts["order"] = _order_facts(order)
+    else:
+        # "Where is my order?" names none: the most recent one is what it is about.
+        order = order_selectors.orders_of(customer).first()
+    if order is not None:
+        facts["order"] = _order_facts(order, assumed=question.order_id is None)
     user = json.dumps({"FACTS": facts, "question": question.question}, ensure_ascii=False, indent=1)
     return Prompt(system=SYSTEM, user=user, facts=facts, question=question.question)
 
 
-def _order_facts(order) -> dict:
+def _order_facts(order, *, assumed: bool) -> dict:
     summary = order_selectors.order_summary(order.pk)
     timeline = [
         {"type": event.type, "at": event.occurred_at.isoformat(), "data": event.public_payload}
@@ -54,6 +57,8 @@ def _order_facts(order) -> dict:
     ]
     return {
         "id": order.pk,
+        # The question named no order: this is the customer's most recent one.
+        "assumed_most_recent": assumed,
         "placed_at": order.created_at.isoformat(),
         "status": summary["status"],
         "total": str(summary["total"]),

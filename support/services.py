@@ -7,6 +7,7 @@ or not at all, so a retried or redelivered run records the answer once.
 """
 
 import logging
+import re
 import time
 from datetime import timedelta
 
@@ -46,10 +47,14 @@ def ask(*, customer, question: str, order_id: int | None = None) -> Question:
 
     ``order_id`` must name one of the customer's orders (``NoSuchOrder`` otherwise, the
     same for another customer's order as for none: nothing tells them it exists);
-    nothing is written then. The answer comes later, from the answering handler.
+    nothing is written then. Without it, an order the text names ("where is my order
+    12?") is the question's if it is one of the customer's; anyone else's is ignored.
+    The answer comes later, from the answering handler.
     """
     if order_id is not None and order_selectors.order_of(customer, order_id) is None:
         raise NoSuchOrder
+    if order_id is None:
+        order_id = _order_named_in(customer, question)
     asked = Question.objects.create(customer=customer, order_id=order_id, question=question)
     events.record(QuestionAsked(question_id=asked.pk, customer_id=customer.pk, order_id=order_id, question=question))
     return asked
@@ -157,6 +162,17 @@ def hand_over_stalled(*, now=None) -> int:
         with transaction.atomic():
             handed += hand_over(question_id=question_id, reason="the answer did not come in time")
     return handed
+
+
+ORDER_IN_TEXT = re.compile(r"(?:order\s*(?:number|no\.?)?\s*#?|#)\s*(\d{1,18})\b", re.IGNORECASE)
+
+
+def _order_named_in(customer, text: str) -> int | None:
+    for match in ORDER_IN_TEXT.finditer(text):
+        order = order_selectors.order_of(customer, int(match.group(1)))
+        if order is not None:
+            return order.pk
+    return None
 
 
 def _answered(question: Question, *, answer: str, by_staff: int | None = None) -> Question:

@@ -65,6 +65,8 @@ def _why_cancelled(order: dict) -> str:
 
 def _status(order: dict) -> str:
     n, status = order["id"], order["status"]
+    if order.get("assumed_most_recent"):
+        return f"Your most recent order is #{n}. " + _status({**order, "assumed_most_recent": False})
     if status == "pending":
         return f"Order #{n} was placed and is waiting for its payment to be confirmed."
     if status == "paid":
