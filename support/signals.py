@@ -13,8 +13,9 @@ from events.types import EventType, Payload
 class QuestionEventType(EventType):
     """An event about a question: on its order's stream when it names one."""
 
-    def __init__(self, name: str, payload: type[Payload], **kwargs) -> None:
-        super().__init__(name, payload, stream="question", **kwargs)
+    def __init__(self, name: str, payload: type[Payload], *, doc: str = "", **kwargs) -> None:
+        doc += " On its order's stream (order:<order_id>) when the question names an order."
+        super().__init__(name, payload, stream="question", doc=doc.strip(), **kwargs)
 
     def stream_of(self, data: Payload) -> str:
         if data.order_id is not None:
