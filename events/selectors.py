@@ -17,18 +17,6 @@ def timeline(stream: str | None) -> QuerySet[Event]:
     return Event.objects.filter(stream=stream).order_by("occurred_at", "id")
 
 
-def first_key(event_type, *, stream: str) -> str | None:
-    """The key of the stream's first event of this type (e.g. an order's ``order.placed``),
-    or None if there is none (never recorded, or pruned)."""
-    key = Event.objects.filter(type=event_type.name, stream=stream).order_by("id").values_list("key", flat=True).first()
-    return None if key is None else str(key)
-
-
-def events_of_types(type_names) -> QuerySet[Event]:
-    """Events of these types (a subquery for other apps: "has its order been paid?")."""
-    return Event.objects.filter(type__in=list(type_names))
-
-
 def runs_of(stream: str) -> QuerySet[HandlerRun]:
     return HandlerRun.objects.filter(event__stream=stream).select_related("event").order_by("id")
 

@@ -1,3 +1,5 @@
+import uuid
+
 from django.db import models
 
 
@@ -19,6 +21,12 @@ class Order(models.Model):
     # Indexed for the admin's figures (orders paid / cancelled today, per hour).
     paid_at = models.DateTimeField(null=True, blank=True, db_index=True)
     cancelled_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    charge_key = models.UUIDField(
+        default=uuid.uuid4,
+        editable=False,
+        help_text="The idempotency key of the order's one charge at the payment gateway. Its order.placed "
+        "event is recorded under the same key, so the charge handler has it in hand.",
+    )
 
     class Meta:
         ordering = ["-created_at", "-id"]

@@ -2,17 +2,15 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 
-from django.db.models import CharField, Count, Exists, OuterRef, Q, QuerySet, Sum, Value
-from django.db.models.functions import Cast, Concat, TruncHour
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Sum, Value
+from django.db.models.functions import TruncHour
 
 from events import selectors as event_selectors
-from payments.signals import payment_captured, payment_failed
+from payments import selectors as payment_selectors
 
 from .models import InvariantReport, Order, OrderLine
 
 CENT = Decimal("0.01")
-# The events that decide a pending order's fate; until one is recorded it awaits payment.
-PAYMENT_OUTCOMES = (payment_captured.name, payment_failed.name)
 
 
 def orders_of(customer) -> QuerySet[Order]:
@@ -40,6 +38,11 @@ def status_of(order_id: int) -> str:
 def amount_of(order_id: int) -> tuple[Decimal, str]:
     """The order's total and currency, for the payment that settles it."""
     return Order.objects.values_list("total", "currency").get(pk=order_id)
+
+
+def charge_key_of(order_id: int) -> str:
+    """The idempotency key of the order's one charge at the gateway."""
+    return str(Order.objects.values_list("charge_key", flat=True).get(pk=order_id))
 
 
 def order_summary(order_id: int) -> dict:
@@ -101,10 +104,10 @@ def settled_orders(*, changed_since=None) -> QuerySet[Order]:
 
 
 def unpaid_orders(*, placed_before: datetime) -> QuerySet[Order]:
-    """Orders placed before then, still pending, with no payment outcome recorded in
-    their timeline (neither ``payment.captured`` nor ``payment.failed``)."""
-    stream = Concat(Value("order:"), Cast(OuterRef("pk"), output_field=CharField()))
-    outcome = event_selectors.events_of_types(PAYMENT_OUTCOMES).filter(stream=stream)
+    """Orders placed before then, still pending, whose payment has no outcome (the
+    payments app says: neither captured nor declined). Asked of the payment rows, not
+    of the events, which retention prunes."""
+    outcome = payment_selectors.payments_with_outcome().filter(order_id=OuterRef("pk"))
     return Order.objects.filter(status=Order.Status.PENDING, created_at__lt=placed_before).exclude(Exists(outcome))
 
 

@@ -93,7 +93,8 @@ def place_order(*, customer, lines: list[LineRequest], payment_token: str) -> Or
             currency=currency,
             payment_token=payment_token,
             lines=tuple(PlacedLine(sku=r.sku, quantity=r.quantity, unit_price=r.unit_price) for r in reserved),
-        )
+        ),
+        key=order.charge_key,
     )
     with log_context(order_id=order.pk, event_id=event.pk):
         logger.info("order placed: %s lines, %s %s", len(reserved), total, currency)

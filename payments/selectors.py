@@ -1,6 +1,15 @@
 from collections.abc import Iterable
 
+from django.db.models import QuerySet
+
 from .models import Payment
+
+
+def payments_with_outcome() -> QuerySet[Payment]:
+    """Payments the gateway decided (captured, declined, or captured and refunded
+    since): a subquery for other apps, e.g. "has this pending order's payment an
+    outcome?". A payment's status and its outcome event commit together."""
+    return Payment.objects.filter(status__in=(Payment.Status.CAPTURED, Payment.Status.FAILED, Payment.Status.REFUNDED))
 
 
 def payment_status_by_order(order_ids: Iterable[int]) -> dict[int, str]:

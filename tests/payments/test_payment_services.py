@@ -173,8 +173,23 @@ def test_a_void_before_the_charge_makes_the_gateway_decline_it():
     assert gateway.captured_charges() == []
 
 
-def test_charges_use_the_order_placed_events_key(order):
+def test_charges_use_the_orders_charge_key_which_its_order_placed_event_carries(order):
     charge(order)
 
     [captured] = SandboxGateway().captured_charges()
-    assert captured["idempotency_key"] == str(Event.objects.get(type="order.placed", stream=f"order:{order.pk}").key)
+    placed = Event.objects.get(type="order.placed", stream=f"order:{order.pk}")
+    assert captured["idempotency_key"] == str(order.charge_key) == str(placed.key)
+    assert Payment.objects.get(order=order).charge_key == str(order.charge_key)
+
+
+def test_a_lost_capture_is_refunded_under_the_orders_key_after_its_events_were_pruned(order):
+    capture_with_the_answer_lost(order)
+    Event.objects.filter(stream=f"order:{order.pk}").delete()  # retention took them
+    order_services.cancel_order(order_id=order.pk, reason="customer")
+
+    settled = services.settle_cancelled_order(order_id=order.pk, idempotency_key="settle-key")
+
+    [captured] = SandboxGateway().captured_charges()
+    assert settled.status == "refunded"
+    assert settled.charge_key == str(order.charge_key)
+    assert [r["charge_id"] for r in SandboxGateway().refunds()] == [captured["charge_id"]]
