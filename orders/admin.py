@@ -7,10 +7,12 @@ from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
 from events import selectors as event_selectors
+from events.admin import register_stream_page
 from project.admin_helpers import ReadOnlyAdmin, ReadOnlyTabularInline, admin_link, linked, short
 
 from . import services
 from .models import InvariantReport, Order, OrderLine
+from .signals import ORDER_STREAM, stream_of
 
 logger = logging.getLogger(__name__)
 
@@ -37,6 +39,10 @@ class OrderLineInline(ReadOnlyTabularInline):
         return super().get_queryset(request).select_related("product")
 
     product_link = linked("product", "product now")
+
+
+# An event's stream "order:42" links to order 42's page in the events admin.
+register_stream_page(ORDER_STREAM, "admin:orders_order_change")
 
 
 @admin.register(Order)
@@ -100,7 +106,7 @@ class OrderAdmin(ReadOnlyAdmin):
 
     @admin.display(description="timeline")
     def timeline(self, order):
-        stream = f"order:{order.pk}"
+        stream = stream_of(order.pk)
         events = list(event_selectors.timeline(stream))
         if not events:
             return "No events recorded."
@@ -168,7 +174,7 @@ class OrderAdmin(ReadOnlyAdmin):
                 skipped += 1
                 continue
             try:
-                services.cancel_order(order_id=order_id, reason="staff")
+                services.cancel_order(order_id=order_id, reason=Order.CancelReason.STAFF)
             except Exception as exc:
                 logger.exception("admin: order=%s not cancelled", order_id)
                 failed.append(f"#{order_id} ({type(exc).__name__}: {exc})")

@@ -42,9 +42,11 @@ from customers.services import points_for
 from events import selectors as event_selectors
 from notifications import selectors as notification_selectors
 from payments import selectors as payment_selectors
+from payments.selectors import PaymentStatus
 
 from . import selectors
 from .models import Order
+from .signals import stream_of
 
 CHUNK = 500  # orders read per round trip for the per-order checks
 
@@ -130,20 +132,20 @@ def _stock_conservation() -> Iterator[Finding]:
 
 def _order_outcomes(orders: list[Order]) -> Iterator[Finding]:
     ids = [order.pk for order in orders]
-    in_flight = event_selectors.streams_in_flight(f"order:{pk}" for pk in ids)
+    in_flight = event_selectors.streams_in_flight(stream_of(pk) for pk in ids)
     payments = payment_selectors.payment_status_by_order(ids)
     points = customer_selectors.net_points_by_order(ids)
     confirmations = notification_selectors.messages_by_order(ids, "order_confirmed")
     emails = customer_selectors.emails_of({order.customer_id for order in orders})
-    releases = catalog_selectors.releases_of(f"order:{pk}" for pk in ids)
+    releases = catalog_selectors.releases_of(stream_of(pk) for pk in ids)
     for order in orders:
         subject = f"order #{order.pk}"
-        settled = f"order:{order.pk}" not in in_flight
+        settled = stream_of(order.pk) not in in_flight
         net, entries = points.get(order.pk, (0, 0))
-        payment = payments.get(order.pk, "missing")
+        payment = payments.get(order.pk)
         if order.status == Order.Status.PAID:
-            if payment != "captured":
-                yield Finding("paid_order_payment", subject, f"paid, but its payment is {payment}")
+            if payment != PaymentStatus.CAPTURED:
+                yield Finding("paid_order_payment", subject, f"paid, but its payment is {payment or 'missing'}")
             if not settled:
                 continue
             notified, emailed = confirmations.get(order.pk, (0, 0))
@@ -163,7 +165,7 @@ def _order_outcomes(orders: list[Order]) -> Iterator[Finding]:
                 )
         else:
             lines = {line.product_id: line for line in order.lines.all()}
-            released = releases.get(f"order:{order.pk}", {})
+            released = releases.get(stream_of(order.pk), {})
             missing = [
                 f"{line.sku} {released.get(pid, 0)} of {line.quantity}"
                 for pid, line in lines.items()
@@ -175,7 +177,7 @@ def _order_outcomes(orders: list[Order]) -> Iterator[Finding]:
                 continue
             if net != 0:
                 yield Finding("cancelled_order_points", subject, f"cancelled, but its points add up to {net}")
-            if payment == "captured":
+            if payment == PaymentStatus.CAPTURED:
                 yield Finding("cancelled_order_payment", subject, "cancelled, but its payment is still captured")
 
 

@@ -2,6 +2,8 @@ import uuid
 
 from django.db import models
 
+from .signals import CancelReason
+
 
 class Order(models.Model):
     class Status(models.TextChoices):
@@ -9,11 +11,13 @@ class Order(models.Model):
         PAID = "paid", "paid"
         CANCELLED = "cancelled", "cancelled"
 
+    CancelReason = CancelReason
+
     customer = models.ForeignKey("customers.Customer", on_delete=models.PROTECT, related_name="orders")
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING, db_index=True)
     total = models.DecimalField(max_digits=12, decimal_places=2)
     currency = models.CharField(max_length=3)
-    cancel_reason = models.CharField(max_length=40, blank=True)
+    cancel_reason = models.CharField(max_length=40, blank=True, choices=CancelReason.choices)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     updated_at = models.DateTimeField(auto_now=True)
     # Kept when the status moves on (a paid order cancelled keeps paid_at): what

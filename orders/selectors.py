@@ -9,6 +9,7 @@ from events import selectors as event_selectors
 from payments import selectors as payment_selectors
 
 from .models import InvariantReport, Order, OrderLine
+from .signals import stream_of
 
 CENT = Decimal("0.01")
 
@@ -27,12 +28,12 @@ def order_of(customer, order_id: int) -> Order | None:
 
 def order_timeline(order: Order | None):
     """The order's events, oldest first (none for no order)."""
-    return event_selectors.timeline(f"order:{order.pk}" if order else None)
+    return event_selectors.timeline(stream_of(order.pk) if order else None)
 
 
-def status_of(order_id: int) -> str:
-    """The order's status, for other apps that must not act on a cancelled order."""
-    return Order.objects.values_list("status", flat=True).get(pk=order_id)
+def is_cancelled(order_id: int) -> bool:
+    """For other apps that must not act on a cancelled order (e.g. charge it)."""
+    return Order.objects.filter(pk=order_id, status=Order.Status.CANCELLED).exists()
 
 
 def amount_of(order_id: int) -> tuple[Decimal, str]:
@@ -46,7 +47,8 @@ def charge_key_of(order_id: int) -> str:
 
 
 def order_summary(order_id: int) -> dict:
-    """What other apps may read of an order (e.g. for an email), as plain data; one
+    """What other apps may read of an order (e.g. for an email), as plain data, with
+    the answers they act on (``is_paid``) so that none compares statuses itself; one
     query (the lines, each with its order's columns)."""
     lines = list(
         OrderLine.objects.filter(order_id=order_id)
@@ -59,6 +61,7 @@ def order_summary(order_id: int) -> dict:
     return {
         "id": order_id,
         "status": first["order__status"],
+        "is_paid": first["order__status"] == Order.Status.PAID,
         "total": first["order__total"],
         "currency": first["order__currency"],
         "lines": [

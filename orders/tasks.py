@@ -8,6 +8,7 @@ from events.handlers import event_handler
 from events.models import Event
 
 from . import idempotency, services
+from .signals import CancelReason
 
 
 @event_handler("orders.mark_paid", queue="orders")
@@ -16,10 +17,10 @@ def mark_paid(event: Event) -> None:
     services.mark_paid(order_id=event.data.order_id)
 
 
-@event_handler("orders.cancel_unpaid", queue="orders")
-def cancel_unpaid(event: Event) -> None:
+@event_handler("orders.cancel_declined", queue="orders")
+def cancel_declined(event: Event) -> None:
     """payment.failed: the order is cancelled and its stock released."""
-    services.cancel_order(order_id=event.data.order_id, reason="payment_declined")
+    services.cancel_order(order_id=event.data.order_id, reason=CancelReason.PAYMENT_DECLINED)
 
 
 @shared_task(name="orders.prune_idempotency_keys", ignore_result=True)

@@ -4,6 +4,9 @@ from django.db.models import QuerySet
 
 from .models import Payment
 
+# The statuses other apps compare ``payment_status_by_order``'s answers with.
+PaymentStatus = Payment.Status
+
 
 def payments_with_outcome() -> QuerySet[Payment]:
     """Payments the gateway decided (captured, declined, or captured and refunded
@@ -12,7 +15,8 @@ def payments_with_outcome() -> QuerySet[Payment]:
     return Payment.objects.filter(status__in=(Payment.Status.CAPTURED, Payment.Status.FAILED, Payment.Status.REFUNDED))
 
 
-def payment_status_by_order(order_ids: Iterable[int]) -> dict[int, str]:
+def payment_status_by_order(order_ids: Iterable[int]) -> dict[int, PaymentStatus]:
     """The status of each order's payment (an order has at most one); orders with
     no payment are left out."""
-    return dict(Payment.objects.filter(order_id__in=list(order_ids)).values_list("order_id", "status"))
+    rows = Payment.objects.filter(order_id__in=list(order_ids)).values_list("order_id", "status")
+    return {order_id: PaymentStatus(status) for order_id, status in rows}

@@ -60,7 +60,7 @@ def charge_order(*, order_id: int, token: str, key: str, amount=None, currency=N
     payment = _lock_payment(order_id=order_id, key=key, amount=amount, currency=currency)
     if payment.status != Payment.Status.PENDING:
         return payment
-    if order_selectors.status_of(order_id) == "cancelled":
+    if order_selectors.is_cancelled(order_id):
         # Cancelled while this charge waited in the queue (it is ahead of the
         # cancellation's settle task): void it instead of charging and refunding.
         return _void(payment, order_id=order_id)

@@ -33,7 +33,7 @@ def shop(run_handlers):
     declined = place_order(customer, {mug: 1}, payment_token="tok_declined")
     refunded = place_order(customer, {mug: 3})
     run_handlers()
-    order_services.cancel_order(order_id=refunded.pk, reason="customer", customer=customer)
+    order_services.cancel_own_order(customer=customer, order_id=refunded.pk)
     run_handlers()
     statuses = dict(Order.objects.values_list("pk", "status"))
     assert statuses == {paid.pk: "paid", declined.pk: "cancelled", refunded.pk: "cancelled"}
