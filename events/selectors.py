@@ -1,3 +1,4 @@
+from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -15,6 +16,20 @@ def timeline(stream: str | None) -> QuerySet[Event]:
     if stream is None:
         return Event.objects.none()
     return Event.objects.filter(stream=stream).order_by("occurred_at", "id")
+
+
+@dataclass(frozen=True)
+class TimelineEntry:
+    event: Event
+    runs: list[HandlerRun]
+
+
+def timeline_with_runs(stream: str) -> list[TimelineEntry]:
+    """The stream's events, oldest first, each with its handler runs (two queries)."""
+    runs = defaultdict(list)
+    for run in runs_of(stream):
+        runs[run.event_id].append(run)
+    return [TimelineEntry(event, runs.get(event.pk, [])) for event in timeline(stream)]
 
 
 def runs_of(stream: str) -> QuerySet[HandlerRun]:

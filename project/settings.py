@@ -115,7 +115,9 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "project.dashboard.context.admin",
-            ]
+            ],
+            # project/ is not an app: its template tags are named here.
+            "libraries": {"orderflow_admin": "project.templatetags.orderflow_admin"},
         },
     }
 ]
