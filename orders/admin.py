@@ -2,7 +2,6 @@ import logging
 
 from django.contrib import admin, messages
 from django.template.loader import render_to_string
-from django.utils.html import format_html, format_html_join
 
 from events import selectors as event_selectors
 from events.admin import register_stream_page
@@ -10,7 +9,7 @@ from payments import selectors as payment_selectors
 from project.admin_helpers import ReadOnlyAdmin, ReadOnlyTabularInline, linked
 
 from . import services
-from .models import InvariantReport, Order, OrderLine
+from .models import Order, OrderLine
 from .signals import ORDER_STREAM, stream_of
 
 logger = logging.getLogger(__name__)
@@ -106,30 +105,3 @@ class OrderAdmin(ReadOnlyAdmin):
         )
         if failed:
             self.message_user(request, f"Could not cancel: {', '.join(failed)}", messages.ERROR)
-
-
-@admin.register(InvariantReport)
-class InvariantReportAdmin(ReadOnlyAdmin):
-    """What the periodic invariant check found (``orders.check_invariants``); written
-    by the check only."""
-
-    list_display = ("ran_at", "ok", "finding_count", "since")
-    list_filter = ("ok", ("ran_at", admin.DateFieldListFilter))
-    date_hierarchy = "ran_at"
-    fields = ("ran_at", "ok", "since", "findings_table")
-    readonly_fields = fields
-
-    @admin.display(description="findings")
-    def finding_count(self, obj):
-        return len(obj.findings)
-
-    @admin.display(description="findings")
-    def findings_table(self, obj):
-        if not obj.findings:
-            return "Every invariant held."
-        rows = format_html_join(
-            "",
-            "<tr><td>{}</td><td>{}</td><td>{}</td></tr>",
-            ((f["invariant"], f["subject"], f["detail"]) for f in obj.findings),
-        )
-        return format_html("<table><tr><th>invariant</th><th>subject</th><th>detail</th></tr>{}</table>", rows)

@@ -8,10 +8,12 @@ from django.db.models.functions import TruncHour
 from events import selectors as event_selectors
 from payments import selectors as payment_selectors
 
-from .models import InvariantReport, Order, OrderLine
+from .models import Order, OrderLine
 from .signals import stream_of
 
 CENT = Decimal("0.01")
+# The statuses other apps compare an order's with (e.g. the orders settled_orders gives).
+OrderStatus = Order.Status
 
 
 def orders_of(customer) -> QuerySet[Order]:
@@ -191,7 +193,3 @@ def orders_per_hour(*, since: datetime) -> dict[str, dict[datetime, int]]:
     for row in parts[0].union(*parts[1:], all=True):
         counts[row["series"]][row["hour"]] = row["n"]
     return counts
-
-
-def last_invariant_report() -> InvariantReport | None:
-    return InvariantReport.objects.order_by("-ran_at", "-id").first()

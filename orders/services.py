@@ -22,8 +22,8 @@ from catalog import services as catalog_services
 from events import services as events
 from project.logcontext import log_context
 
-from . import invariants, selectors
-from .models import InvariantReport, Order, OrderLine
+from . import selectors
+from .models import Order, OrderLine
 from .signals import CancelReason, OrderCancelled, OrderPaid, OrderPlaced, PlacedLine, stream_of
 
 logger = logging.getLogger(__name__)
@@ -223,20 +223,3 @@ def cancel_unpaid_orders(*, older_than: timedelta | None = None, limit: int = 20
         cancelled.append(order_id)
         logger.info("order=%s cancelled: no payment outcome after %s", order_id, older_than)
     return cancelled
-
-
-def record_invariant_check(*, since=None) -> InvariantReport:
-    """Run the invariant checker and keep its findings for staff (the admin's
-    "Invariant reports"); reports older than the retention period are deleted.
-
-    The check reads in its own snapshot; only the report is written, in a short
-    transaction of its own, so a long check holds no lock on the shop's tables.
-    """
-    findings = invariants.check_invariants(since=since)
-    with transaction.atomic():
-        report = InvariantReport.objects.create(
-            since=since, ok=not findings, findings=[finding.as_dict() for finding in findings]
-        )
-        cutoff = timezone.now() - timedelta(days=settings.INVARIANTS_REPORT_RETENTION_DAYS)
-        InvariantReport.objects.filter(ran_at__lt=cutoff).delete()
-    return report

@@ -1,8 +1,4 @@
-from datetime import timedelta
-
 from celery import shared_task
-from django.conf import settings
-from django.utils import timezone
 
 from events.handlers import event_handler
 from events.models import Event
@@ -27,12 +23,6 @@ def cancel_declined(event: Event) -> None:
 def prune_idempotency_keys() -> int:
     """Periodic: delete Idempotency-Keys past their time to live."""
     return idempotency.prune_expired()
-
-
-@shared_task(name="orders.check_invariants", ignore_result=True)
-def check_invariants() -> None:
-    """Periodic: check the invariants over the last window and keep the report."""
-    services.record_invariant_check(since=timezone.now() - timedelta(seconds=settings.INVARIANTS_CHECK_WINDOW))
 
 
 @shared_task(name="orders.cancel_unpaid_orders", ignore_result=True)

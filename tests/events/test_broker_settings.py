@@ -70,7 +70,7 @@ def test_each_domain_has_its_queue_and_each_task_goes_to_its_domains():
     periodic = {
         "events.relay": "events",
         "events.prune": "events",
-        "orders.check_invariants": "orders",
+        "audit.check_invariants": "events",
         "orders.prune_idempotency_keys": "orders",
         "orders.cancel_unpaid_orders": "orders",
         "users.purge_expired_tokens": "events",

@@ -9,14 +9,15 @@ from django.core.management import call_command
 from django.db.models import F
 from django.utils import timezone
 
+from audit.invariants import INVARIANTS, Finding, check_invariants
+from audit.models import InvariantReport
+from audit.tasks import check_invariants as check_invariants_task
 from catalog.models import Product, StockRelease
 from customers.models import PointsEntry
 from events.models import Event, HandlerRun
 from notifications.models import EmailRecord
 from orders import services as order_services
-from orders.invariants import INVARIANTS, Finding, check_invariants
-from orders.models import InvariantReport, Order
-from orders.tasks import check_invariants as check_invariants_task
+from orders.models import Order
 from payments.models import Payment
 from tests.factories import ProductFactory, UserFactory, place_order
 
