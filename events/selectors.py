@@ -1,7 +1,9 @@
+from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 
 from django.db.models import Count, Min, Q, QuerySet, Sum
+from django.db.models.fields.json import KT
 from django.utils import timezone
 
 from .models import Event, HandlerRun, PrunedTally
@@ -17,16 +19,26 @@ def timeline(stream: str | None) -> QuerySet[Event]:
     return Event.objects.filter(stream=stream).order_by("occurred_at", "id")
 
 
-def first_key(event_type, *, stream: str) -> str | None:
-    """The key of the stream's first event of this type (e.g. an order's ``order.placed``),
-    or None if there is none (never recorded, or pruned)."""
-    key = Event.objects.filter(type=event_type.name, stream=stream).order_by("id").values_list("key", flat=True).first()
-    return None if key is None else str(key)
+@dataclass(frozen=True)
+class TimelineEntry:
+    event: Event
+    runs: list[HandlerRun]
 
 
-def events_of_types(type_names) -> QuerySet[Event]:
-    """Events of these types (a subquery for other apps: "has its order been paid?")."""
-    return Event.objects.filter(type__in=list(type_names))
+def timeline_with_runs(stream: str) -> list[TimelineEntry]:
+    """The stream's events, oldest first, each with its handler runs (two queries)."""
+    runs = defaultdict(list)
+    for run in runs_of(stream):
+        runs[run.event_id].append(run)
+    return [TimelineEntry(event, runs.get(event.pk, [])) for event in timeline(stream)]
+
+
+def counts_by_payload_field(type_name: str, field: str) -> dict[str, int]:
+    """For audits (the invariant checker): how many kept events of this type carry each
+    value of a payload field (as text), in one grouped query. Retention prunes events,
+    so this says what was recorded twice, never what was never recorded."""
+    rows = Event.objects.filter(type=type_name).values(value=KT(f"payload__{field}")).annotate(n=Count("id")).order_by()
+    return {str(row["value"]): row["n"] for row in rows}
 
 
 def runs_of(stream: str) -> QuerySet[HandlerRun]:

@@ -84,6 +84,7 @@ INSTALLED_APPS = [
     "orders",
     "payments",
     "notifications",
+    "audit",
     "support",
 ]
 
@@ -116,7 +117,9 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "project.dashboard.context.admin",
-            ]
+            ],
+            # project/ is not an app: its template tags are named here.
+            "libraries": {"orderflow_admin": "project.templatetags.orderflow_admin"},
         },
     }
 ]
@@ -366,6 +369,7 @@ CELERY_TASK_ROUTES = {
     "support.answer_question": {"queue": "support"},  # slow model calls never hold payments
     "support.*": {"queue": "events"},  # housekeeping (the stalled-question sweep)
     "users.*": {"queue": "events"},  # housekeeping: the relay's queue, always consumed
+    "audit.*": {"queue": "events"},
 }
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
@@ -399,10 +403,10 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": timedelta(hours=1),
         "options": {"queue": "orders", "expires": 3600},
     },
-    "orders.check_invariants": {
-        "task": "orders.check_invariants",
+    "audit.check_invariants": {
+        "task": "audit.check_invariants",
         "schedule": timedelta(seconds=env.float("INVARIANTS_CHECK_INTERVAL", default=300.0)),
-        "options": {"queue": "orders", "expires": 60},
+        "options": {"queue": "events", "expires": 60},
     },
     "events.prune": {
         "task": "events.prune",
@@ -453,7 +457,7 @@ EVENTS_MAX_RESENDS = env.int("EVENTS_MAX_RESENDS", default=10)
 # runs, this many days after they occurred (hourly, by the periodic task events.prune).
 EVENTS_RETENTION_DAYS = env.float("EVENTS_RETENTION_DAYS", default=30.0)
 
-# --- Invariant checker (orders.invariants) ---------------------------------------------
+# --- Invariant checker (audit.invariants) ----------------------------------------------
 # A handler run still open this long past its deadline means the relay is not re-sending.
 INVARIANTS_RUN_GRACE_SECONDS = env.float("INVARIANTS_RUN_GRACE_SECONDS", default=30.0)
 # An event undispatched this long means neither the on-commit dispatch nor the relay got it out.

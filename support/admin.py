@@ -10,6 +10,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 
+from events.admin import register_stream_page
 from project.admin_helpers import ReadOnlyAdmin, linked, short
 
 from . import services
@@ -17,6 +18,9 @@ from .models import Question
 from .serializers import MAX_QUESTION
 
 OPEN = (Question.Status.ASKED, Question.Status.HANDED_TO_STAFF)
+
+# A question about no order has a stream of its own: the events admin links it here.
+register_stream_page("question", "admin:support_question_change")
 
 
 class AnswerForm(forms.Form):

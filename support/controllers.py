@@ -32,7 +32,7 @@ class QuestionListApi(ListAPIView):
     )
     def post(self, request):
         data = validated(QuestionInput, request.data)
-        customer = customer_services.customer_for(request.user)
+        customer = customer_services.get_or_create_customer(request.user)
         try:
             question = services.ask(customer=customer, question=data["question"], order_id=data.get("order"))
         except services.NoSuchOrder as exc:

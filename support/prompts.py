@@ -11,14 +11,16 @@ import json
 
 from customers import selectors as customer_selectors
 from orders import selectors as order_selectors
+from orders.signals import CancelReason
 
 from .providers import Prompt
 
+# How the desk words each reason to the customer who asks.
 CANCEL_REASONS = {
-    "payment_declined": "the payment was declined",
-    "customer": "you cancelled it",
-    "staff": "our staff cancelled it",
-    "payment_timeout": "we did not receive its payment in time",
+    CancelReason.PAYMENT_DECLINED: "the payment was declined",
+    CancelReason.CUSTOMER: "you cancelled it",
+    CancelReason.STAFF: "our staff cancelled it",
+    CancelReason.PAYMENT_TIMEOUT: "we did not receive its payment in time",
 }
 
 SYSTEM = """You are the customer support assistant of an online shop (Orderflow).

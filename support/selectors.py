@@ -1,7 +1,6 @@
 from datetime import datetime
 
 from django.db.models import Count, F, Q, QuerySet, Sum
-from django.db.models.fields.json import KT
 from django.utils import timezone
 
 from events import selectors as event_selectors
@@ -60,21 +59,12 @@ def unanswered_before(asked_before: datetime) -> QuerySet[Question]:
 
 def answers_out_of_line(*, answered_since: datetime) -> list[tuple[int, int]]:
     """(question id, its ``support.question_answered`` events) for every question
-    answered other than once: two answers, or answered since ``answered_since`` (within
-    the events' retention: older events may be pruned) without its event. One grouped
-    query over the events of that type, one over the answered questions."""
-    answers = {
-        row["question_id"]: row["n"]
-        for row in event_selectors.events_of_types([ANSWERED])
-        .values(question_id=KT("payload__question_id"))
-        .annotate(n=Count("id"))
-        .order_by()
-    }
-    answers = {int(question_id): n for question_id, n in answers.items()}
+    answered other than once: two answer events, or answered since ``answered_since``
+    (within the events' retention: older events may be pruned) without its event."""
+    answers = {int(q): n for q, n in event_selectors.counts_by_payload_field(ANSWERED, "question_id").items()}
     found = [(question_id, n) for question_id, n in answers.items() if n > 1]
     answered = Question.objects.filter(status=Question.Status.ANSWERED, answered_at__gte=answered_since)
-    answered = answered.values_list("pk", flat=True)
-    found += [(question_id, 0) for question_id in answered.iterator() if question_id not in answers]
+    found += [(question_id, 0) for question_id in answered.values_list("pk", flat=True) if question_id not in answers]
     return sorted(found)
 
 

@@ -8,6 +8,7 @@ about no order has a stream of its own (``question:<id>``). None of them is publ
 """
 
 from events.types import EventType, Payload
+from orders.signals import stream_of as order_stream
 
 
 class QuestionEventType(EventType):
@@ -19,7 +20,7 @@ class QuestionEventType(EventType):
 
     def stream_of(self, data: Payload) -> str:
         if data.order_id is not None:
-            return f"order:{data.order_id}"
+            return order_stream(data.order_id)
         return super().stream_of(data)
 
 

@@ -1,5 +1,6 @@
 """Recording events: the outbox half of the transactional outbox."""
 
+import uuid
 from functools import partial
 
 from django.db import transaction
@@ -10,7 +11,7 @@ from ..models import Event
 from ..types import Payload
 
 
-def record(data: Payload) -> Event:
+def record(data: Payload, *, key: uuid.UUID | None = None) -> Event:
     """Add the event ``data`` is the payload of to the outbox, in the caller's transaction.
 
     The event exists exactly when the change it announces committed: it is written by
@@ -18,6 +19,10 @@ def record(data: Payload) -> Event:
     (``events.services.dispatch``), never from here. So the caller pays one INSERT,
     and no broker is in its way. On PostgreSQL the insert wakes the dispatcher up
     (a NOTIFY sent by a trigger when the transaction commits).
+
+    ``key``, the event's idempotency key for calls that leave the system, is new
+    unless the caller owns one already (an order's charge key: its ``order.placed``
+    event carries it to the charge handler).
     """
     if not transaction.get_connection().in_atomic_block:
         raise RuntimeError("events.record must run inside the transaction of the change it announces")
@@ -25,6 +30,7 @@ def record(data: Payload) -> Event:
     if event_type is None:
         raise TypeError(f"{type(data).__name__} is not the payload of any event type")
     event = Event.objects.create(
+        key=key or uuid.uuid4(),
         type=event_type.name,
         version=event_type.version,
         stream=event_type.stream_of(data),

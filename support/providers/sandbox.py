@@ -4,6 +4,9 @@ I have) from the prompt's structured facts, deterministically, and hands anythin
 to staff, saying so. Token counts are estimated (four characters a token) so that the
 budget works the same as with a model."""
 
+from orders.selectors import OrderStatus
+from orders.signals import CancelReason
+
 from ..prompts import CANCEL_REASONS
 from . import Completion, Prompt
 
@@ -58,7 +61,7 @@ def _why_cancelled(order: dict) -> str:
     reason = cancelled[-1]["reason"] if cancelled else ""
     why = CANCEL_REASONS.get(reason, reason or "for a reason we did not record")
     declined = _events(order, "payment.failed")
-    if reason == "payment_declined" and declined:
+    if reason == CancelReason.PAYMENT_DECLINED and declined:
         why += f" (the bank's answer: {declined[-1]['reason']})"
     return why
 
@@ -67,18 +70,18 @@ def _status(order: dict) -> str:
     n, status = order["id"], order["status"]
     if order.get("assumed_most_recent"):
         return f"Your most recent order is #{n}. " + _status({**order, "assumed_most_recent": False})
-    if status == "pending":
+    if status == OrderStatus.PENDING:
         return f"Order #{n} was placed and is waiting for its payment to be confirmed."
-    if status == "paid":
+    if status == OrderStatus.PAID:
         return f"Order #{n} is paid and confirmed ({order['total']} {order['currency']}); it is being prepared."
-    if status == "cancelled":
+    if status == OrderStatus.CANCELLED:
         return f"Order #{n} was cancelled: {_why_cancelled(order)}."
     return f"Order #{n} is {status}."
 
 
 def _cancellation(order: dict) -> str:
     n = order["id"]
-    if order["status"] != "cancelled":
+    if order["status"] != OrderStatus.CANCELLED:
         return f"Order #{n} is not cancelled: it is {order['status']}."
     return f"Order #{n} was cancelled: {_why_cancelled(order)}."
 
@@ -92,11 +95,11 @@ def _refund(order: dict) -> str:
             f"The payment of order #{n} was refunded ({refund['amount']} {refund['currency']}); "
             "depending on your bank it reaches your account within 5 to 10 working days."
         )
-    if order["status"] == "cancelled":
+    if order["status"] == OrderStatus.CANCELLED:
         if _events(order, "payment.captured"):
             return f"Order #{n} was cancelled after it was paid; its refund is under way."
         why = _why_cancelled(order)
         return f"Order #{n} was cancelled ({why}) and no money was taken, so there is nothing to refund."
-    if order["status"] == "paid":
+    if order["status"] == OrderStatus.PAID:
         return f"Order #{n} is paid and not cancelled, so no refund is due."
     return f"Order #{n} is waiting for its payment; nothing has been charged."

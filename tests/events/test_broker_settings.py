@@ -61,7 +61,7 @@ def test_each_domain_has_its_queue_and_each_task_goes_to_its_domains():
         "payments.charge_order": "payments",
         "payments.settle_cancelled_order": "payments",
         "orders.mark_paid": "orders",
-        "orders.cancel_unpaid": "orders",
+        "orders.cancel_declined": "orders",
         "customers.award_points": "loyalty",
         "customers.revoke_points": "loyalty",
         "notifications.order_confirmed": "notifications",
@@ -73,7 +73,7 @@ def test_each_domain_has_its_queue_and_each_task_goes_to_its_domains():
     periodic = {
         "events.relay": "events",
         "events.prune": "events",
-        "orders.check_invariants": "orders",
+        "audit.check_invariants": "events",
         "orders.prune_idempotency_keys": "orders",
         "orders.cancel_unpaid_orders": "orders",
         "users.purge_expired_tokens": "events",

@@ -6,7 +6,7 @@ events and their handler runs, the sandbox gateway's own ledger, the payment row
 points ledger and the mails the SMTP server took — and returns the counts with a list
 of problems, each naming the order. ``Shop.verify`` waits for quiescence, prints the
 counts and fails on any problem, or on any finding of the project's invariant checker
-(orders/invariants.py), which sees what the database alone can tell.
+(audit/invariants.py), which sees what the database alone can tell.
 """
 
 import itertools
@@ -18,11 +18,11 @@ from dataclasses import dataclass, field
 
 import requests
 
+from audit.invariants import check_invariants
 from catalog import services as catalog_services
 from catalog.models import Product
 from customers.models import PointsEntry
 from events.models import Event, HandlerRun
-from orders.invariants import check_invariants
 from orders.models import Order
 from payments.gateways.sandbox import SandboxGateway
 from payments.models import Payment

@@ -5,9 +5,9 @@ Idempotency-Key, so a server that de-duplicates would have answered once too."""
 
 import pytest
 
+from audit.invariants import check_invariants
 from events.models import Event
 from notifications.models import Notification
-from orders.invariants import check_invariants
 from support.models import Question
 from tests.e2e.harness import settled
 from tests.support.model_server import ModelServer, Reply

@@ -6,8 +6,8 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from audit.invariants import INVARIANTS, check_invariants
 from events.models import Event
-from orders.invariants import INVARIANTS, check_invariants
 from support import services
 from support.models import Question
 from tests.factories import place_order
