@@ -9,6 +9,7 @@ from project.api import NoInput, validated
 from project.errors import invalid
 
 from . import selectors, services
+from .models import Attempt
 from .serializers import (
     AttemptOutput,
     EndpointCreatedOutput,
@@ -80,9 +81,13 @@ class WebhookDetailApi(GenericAPIView):
         endpoint = _apply(services.update_endpoint, endpoint=endpoint, **data)
         return Response(EndpointOutput(endpoint).data)
 
-    @extend_schema(responses={204: None}, summary="Delete a webhook endpoint and its delivery log (staff)")
+    @extend_schema(
+        request=NoInput, responses={204: None}, summary="Delete a webhook endpoint and its delivery log (staff)"
+    )
     def delete(self, request, webhook_id: int):
-        services.delete_endpoint(endpoint=_endpoint(webhook_id))
+        endpoint = _endpoint(webhook_id)
+        validated(NoInput, request.data)
+        services.delete_endpoint(endpoint=endpoint)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -106,6 +111,7 @@ class WebhookRotateSecretApi(GenericAPIView):
 class WebhookDeliveriesApi(ListAPIView):
     permission_classes = [IsAdminUser]
     serializer_class = AttemptOutput
+    queryset = Attempt.objects.none()  # for the schema; the endpoint's own below
 
     def get_queryset(self):
         return selectors.attempts_of(_endpoint(self.kwargs["webhook_id"]))
