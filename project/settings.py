@@ -445,6 +445,9 @@ WEBHOOKS_RETRY_SCHEDULE = [float(s) for s in env.list("WEBHOOKS_RETRY_SCHEDULE",
 WEBHOOKS_COUNTDOWN_MAX = env.float("WEBHOOKS_COUNTDOWN_MAX", default=60.0)
 # The most a receiver's Retry-After (on 429, 502, 503, 504) may put off the next attempt.
 WEBHOOKS_RETRY_AFTER_MAX = env.float("WEBHOOKS_RETRY_AFTER_MAX", default=86400.0)
+# PEM file of the certificate authorities a target's certificate must chain to (a
+# private network's own CA); empty: the system's.
+WEBHOOKS_CA_BUNDLE = env.str("WEBHOOKS_CA_BUNDLE", default="")
 WEBHOOKS_CONNECT_TIMEOUT = env.float("WEBHOOKS_CONNECT_TIMEOUT", default=5.0)
 WEBHOOKS_READ_TIMEOUT = env.float("WEBHOOKS_READ_TIMEOUT", default=15.0)
 

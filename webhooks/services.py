@@ -41,8 +41,9 @@ from .models import Attempt, Delivery, Endpoint
 
 logger = logging.getLogger(__name__)
 
-# How long an attempt may hold its delivery: longer than the connect and read timeouts.
-LEASE_MARGIN = timedelta(seconds=30)
+# How long an attempt may hold its delivery beyond the connect and read timeouts: longer
+# than the deliver task's hard time limit adds to them (webhooks.tasks).
+LEASE_MARGIN = timedelta(seconds=45)
 # A message for a delivery is expected to be taken within this long; after it, the sweep
 # sends another (a lost message, a broker down when it was sent).
 QUEUED_GRACE = timedelta(seconds=30)
@@ -255,7 +256,7 @@ def attempt(delivery_id: int) -> Attempt | None:
         outcome, error = Attempt.Outcome.REFUSED, str(exc)
     except transport.TransportError as exc:
         outcome, error, duration_ms = Attempt.Outcome.ERROR, str(exc), exc.duration_ms
-    except Exception as exc:  # never leave the lease to run out for a bug of ours
+    except Exception as exc:  # the soft time limit too; never leave the lease to run out
         logger.exception("webhook delivery #%s: attempt failed", delivery_id)
         outcome, error = Attempt.Outcome.ERROR, f"{type(exc).__name__}: {exc}"[:1000]
     if answer is not None:

@@ -43,6 +43,7 @@ def _pool(target: Target) -> urllib3.HTTPConnectionPool:
             server_hostname=target.host,
             assert_hostname=target.host,
             cert_reqs="CERT_REQUIRED",
+            ca_certs=settings.WEBHOOKS_CA_BUNDLE or None,
             **options,
         )
     return urllib3.HTTPConnectionPool(target.address, target.port, **options)

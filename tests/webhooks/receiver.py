@@ -10,6 +10,7 @@ the same port: a receiver that is down for a while.
 
 import contextlib
 import json
+import ssl
 import threading
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -51,7 +52,16 @@ def verifies(secret: str, body: bytes, headers: dict[str, str]) -> bool:
 
 
 class Receiver:
-    def __init__(self, secrets: list[str] | None = None, answers: list[Answer] | None = None, port: int | None = None):
+    def __init__(
+        self,
+        secrets: list[str] | None = None,
+        answers: list[Answer] | None = None,
+        port: int | None = None,
+        tls: tuple[str, str] | None = None,  # (certificate, key) PEM files: serve https
+        host: str = "127.0.0.1",  # the name in the URL
+    ):
+        self.tls = tls
+        self.host = host
         self.secrets = list(secrets or [])
         self.answers = list(answers or [Answer()])
         self.port = port or free_port()
@@ -62,7 +72,7 @@ class Receiver:
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/hooks"
+        return f"{'https' if self.tls else 'http'}://{self.host}:{self.port}/hooks"
 
     def _next_answer(self) -> Answer:
         with self._lock:
@@ -95,6 +105,10 @@ class Receiver:
 
         self._server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
         self._server.daemon_threads = True
+        if self.tls:
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            context.load_cert_chain(*self.tls)
+            self._server.socket = context.wrap_socket(self._server.socket, server_side=True)
         self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
         self._thread.start()
         return self
