@@ -27,6 +27,7 @@ import time
 import uuid
 from datetime import timedelta
 
+from django.conf import settings
 from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
@@ -143,8 +144,6 @@ def delete_endpoint(*, endpoint: Endpoint) -> None:
 def rotate_secret(*, endpoint: Endpoint, overlap: timedelta | None = None) -> Endpoint:
     """A new secret; the one it replaces keeps signing beside it for
     ``WEBHOOK_SECRET_OVERLAP``, so a receiver can switch without losing a delivery."""
-    from django.conf import settings
-
     endpoint = Endpoint.objects.select_for_update().get(pk=endpoint.pk)
     endpoint.previous_secret = endpoint.secret
     endpoint.previous_secret_until = timezone.now() + (overlap or settings.WEBHOOK_SECRET_OVERLAP)
@@ -207,8 +206,6 @@ def _send_all(delivery_ids: list[int]) -> None:
 def attempt(delivery_id: int) -> Attempt | None:
     """One attempt of the delivery, if it is due and nobody else is attempting it;
     returns its log row (None if there was nothing to do)."""
-    from django.conf import settings
-
     token = uuid.uuid4().hex
     now = timezone.now()
     lease = timedelta(seconds=settings.WEBHOOKS_CONNECT_TIMEOUT + settings.WEBHOOKS_READ_TIMEOUT) + LEASE_MARGIN
@@ -309,8 +306,6 @@ def _record(delivery, token, number, outcome, status_code, duration_ms, error, a
                 logger.warning("webhook delivery #%s: gave up after %s attempts: %s", current.pk, number, error)
             else:
                 current.next_attempt_at = now + timedelta(seconds=delay)
-                from django.conf import settings
-
                 if delay <= settings.WEBHOOKS_COUNTDOWN_MAX:
                     current.queued_until = current.next_attempt_at + QUEUED_GRACE
                     send_in = delay

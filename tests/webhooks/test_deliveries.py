@@ -321,3 +321,24 @@ def test_disabling_an_endpoint_cancels_its_pending_deliveries(staff_client, rece
     assert delivery.status == "cancelled"
     assert services.sweep() == 0
     assert not selectors.someone_wants(delivery.event), "the dispatcher no longer runs the fan-out for it"
+
+
+def test_retention_deletes_an_old_event_with_its_deliveries_and_counts_only_the_events(
+    staff_client, receivers, run_handlers
+):
+    from events.services.retention import prune
+
+    register(staff_client, receivers().url)
+    an_order()
+    run_handlers()
+    assert Delivery.objects.count() == 1
+    events = Event.objects.count()
+    long_ago = timezone.now() - timedelta(days=400)
+    Event.objects.update(occurred_at=long_ago)
+    HandlerRun.objects.update(finished_at=long_ago)
+
+    report = prune()
+
+    assert report.events == events
+    assert not Delivery.objects.exists()
+    assert not Attempt.objects.exists()
