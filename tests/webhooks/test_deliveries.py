@@ -342,3 +342,30 @@ def test_retention_deletes_an_old_event_with_its_deliveries_and_counts_only_the_
     assert report.events == events
     assert not Delivery.objects.exists()
     assert not Attempt.objects.exists()
+
+
+def test_an_endpoint_that_is_down_holds_up_no_other(staff_client, receivers, run_handlers, closed_port):
+    up = receivers()
+    register(staff_client, f"http://127.0.0.1:{closed_port}/hooks")
+    register(staff_client, up.url)
+
+    an_order()
+    run_handlers()
+
+    assert len(up.all()) == 1
+    statuses = dict(Delivery.objects.values_list("endpoint__url", "status"))
+    assert statuses == {f"http://127.0.0.1:{closed_port}/hooks": "pending", up.url: "delivered"}
+    [refused] = Attempt.objects.filter(outcome="error")
+    assert "Connection refused" in refused.error or "NewConnectionError" in refused.error
+
+
+def test_only_the_first_kilobyte_of_an_answer_is_read_and_kept(staff_client, receivers, run_handlers):
+    receiver = receivers(answers=[Answer(200, body=b"x" * 100_000)])
+    register(staff_client, receiver.url)
+
+    an_order()
+    run_handlers()
+
+    attempt = Attempt.objects.get()
+    assert attempt.outcome == "delivered"
+    assert attempt.response_excerpt == "x" * 1024
