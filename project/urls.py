@@ -8,6 +8,7 @@ from events.controllers import asyncapi_document
 from notifications.controllers import NotificationListApi, NotificationReadApi
 from orders.controllers import OrderCancelApi, OrderDetailApi, OrderEventsApi, OrderListApi
 from users.controllers import LogoutApi, MeApi, RegisterApi, TokenApi, TokenDetailApi, TokenListApi
+from webhooks.controllers import WebhookDeliveriesApi, WebhookDetailApi, WebhookListApi, WebhookRotateSecretApi
 
 from . import errors, ops
 from .converters import SkuConverter
@@ -30,6 +31,10 @@ api_v1 = [
     path("orders/<int:order_id>/events", OrderEventsApi.as_view(), name="order-events"),
     path("notifications", NotificationListApi.as_view(), name="notification-list"),
     path("notifications/<int:notification_id>/read", NotificationReadApi.as_view(), name="notification-read"),
+    path("webhooks", WebhookListApi.as_view(), name="webhook-list"),
+    path("webhooks/<int:webhook_id>", WebhookDetailApi.as_view(), name="webhook-detail"),
+    path("webhooks/<int:webhook_id>/rotate-secret", WebhookRotateSecretApi.as_view(), name="webhook-rotate-secret"),
+    path("webhooks/<int:webhook_id>/deliveries", WebhookDeliveriesApi.as_view(), name="webhook-deliveries"),
 ]
 
 urlpatterns = [
