@@ -14,6 +14,8 @@ back the caller's transaction with it, without a savepoint's two extra round tri
 Called on their own, they are a transaction of their own.
 """
 
+from uuid import UUID
+
 from django.core.mail import EmailMessage
 from django.db import transaction
 from django.template.loader import render_to_string
@@ -37,7 +39,7 @@ CANCEL_REASONS = {
 
 
 @transaction.atomic(savepoint=False)
-def notify_order_confirmed(*, order_id: int, customer_id: int, event_key) -> Notification | None:
+def notify_order_confirmed(*, order_id: int, customer_id: int, event_key: UUID) -> Notification | None:
     """Paid: store the in-app notification and send the confirmation email.
 
     Nothing if the order was cancelled before this ran: its cancellation message
@@ -58,7 +60,7 @@ def notify_order_confirmed(*, order_id: int, customer_id: int, event_key) -> Not
 
 @transaction.atomic(savepoint=False)
 def notify_order_cancelled(
-    *, order_id: int, customer_id: int, reason: CancelReason, was_paid: bool, event_key
+    *, order_id: int, customer_id: int, reason: CancelReason, was_paid: bool, event_key: UUID
 ) -> Notification:
     """Cancelled: store the in-app notification and send the cancellation email."""
     order = order_selectors.order_summary(order_id)
@@ -72,7 +74,9 @@ def notify_order_cancelled(
     )
 
 
-def _notify(*, kind: str, customer_id: int, order_id: int, event_key, title: str, context: dict) -> Notification:
+def _notify(
+    *, kind: str, customer_id: int, order_id: int, event_key: UUID, title: str, context: dict[str, object]
+) -> Notification:
     existing = Notification.objects.filter(source_event=event_key, kind=kind).first()
     if existing:
         return existing

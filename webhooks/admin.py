@@ -2,6 +2,8 @@
 services: the URL is checked, disabling cancels pending deliveries), watch each
 delivery's attempts (status, latency, the answer's first kilobyte) and re-send one."""
 
+from typing import Any
+
 from django import forms
 from django.contrib import admin, messages
 from django.utils.html import format_html
@@ -22,8 +24,9 @@ class EndpointForm(forms.ModelForm):
         model = Endpoint
         fields = ("url", "event_types", "description", "enabled")
 
-    def clean(self):
-        data = super().clean()
+    def clean(self) -> dict[str, Any]:
+        super().clean()
+        data = self.cleaned_data
         # The services' checks, here too, so that a bad URL is a form error, not a 500.
         if data.get("url"):
             try:

@@ -1,6 +1,8 @@
 import time
 
-from django.db.models import Count
+from django.db.models import Count, QuerySet
+
+from events.models import Event
 
 from .models import Attempt, Delivery, Endpoint
 
@@ -30,11 +32,11 @@ def forget_wanted_types() -> None:
     _wanted = (0.0, frozenset())
 
 
-def someone_wants(event) -> bool:
+def someone_wants(event: Event) -> bool:
     return event.type in wanted_types()
 
 
-def endpoint_list():
+def endpoint_list() -> QuerySet[Endpoint]:
     return Endpoint.objects.order_by("id")
 
 
@@ -42,7 +44,7 @@ def endpoint_get(endpoint_id: int) -> Endpoint | None:
     return Endpoint.objects.filter(pk=endpoint_id).first()
 
 
-def attempts_of(endpoint: Endpoint):
+def attempts_of(endpoint: Endpoint) -> QuerySet[Attempt]:
     """The endpoint's delivery attempts, newest first."""
     return (
         Attempt.objects.filter(delivery__endpoint=endpoint)

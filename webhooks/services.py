@@ -25,7 +25,8 @@ webhook sender is (a crash between the receiver's 2xx and our record sends it ag
 import logging
 import time
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import TypedDict, Unpack
 
 from django.conf import settings
 from django.db import transaction
@@ -95,8 +96,17 @@ def register_endpoint(*, url: str, event_types: list[str], description: str = ""
     return endpoint
 
 
+class EndpointChanges(TypedDict, total=False):
+    """What staff may change of an endpoint (each optional)."""
+
+    url: str
+    event_types: list[str]
+    description: str
+    enabled: bool
+
+
 @transaction.atomic
-def update_endpoint(*, endpoint: Endpoint, **changes) -> Endpoint:
+def update_endpoint(*, endpoint: Endpoint, **changes: Unpack[EndpointChanges]) -> Endpoint:
     """Change the URL, types, description or enabled; disabling cancels its pending
     deliveries (re-enabling does not bring them back: staff re-send what they want)."""
     endpoint = Endpoint.objects.select_for_update().get(pk=endpoint.pk)
@@ -243,7 +253,8 @@ def attempt(delivery_id: int) -> Attempt | None:
     body = envelope_json(delivery.event)
     timestamp = int(time.time())
     headers = signing.headers(endpoint.signing_secrets(), msg_id, timestamp, body)
-    outcome = status_code = answer = None
+    status_code: int | None = None
+    answer: transport.Answer | None = None
     error = ""
     duration_ms = 0
     try:
@@ -256,7 +267,7 @@ def attempt(delivery_id: int) -> Attempt | None:
     except Exception as exc:  # the soft time limit too; never leave the lease to run out
         logger.exception("webhook delivery #%s: attempt failed", delivery_id)
         outcome, error = Attempt.Outcome.ERROR, f"{type(exc).__name__}: {exc}"[:1000]
-    if answer is not None:
+    else:
         status_code, duration_ms = answer.status, answer.duration_ms
         outcome = Attempt.Outcome.DELIVERED if 200 <= answer.status < 300 else Attempt.Outcome.REJECTED
         if 300 <= answer.status < 400:
@@ -266,7 +277,17 @@ def attempt(delivery_id: int) -> Attempt | None:
     return _record(delivery, token, number, outcome, status_code, duration_ms, error, answer, timestamp)
 
 
-def _record(delivery, token, number, outcome, status_code, duration_ms, error, answer, timestamp) -> Attempt:
+def _record(
+    delivery: Delivery,
+    token: str,
+    number: int,
+    outcome: str,
+    status_code: int | None,
+    duration_ms: int,
+    error: str,
+    answer: transport.Answer | None,
+    timestamp: int,
+) -> Attempt:
     """The attempt's log row and the delivery's next state, in one transaction, if the
     lease is still this attempt's (else only the log row: a slower attempt than the
     lease allows must not undo what the next one decided)."""
@@ -298,7 +319,7 @@ def _record(delivery, token, number, outcome, status_code, duration_ms, error, a
             selectors.forget_wanted_types()
         else:
             delay = schedule.delay_before(number - current.schedule_offset + 1)
-            if delay is not None and status_code in schedule.RETRY_AFTER_STATUSES:
+            if delay is not None and answer is not None and status_code in schedule.RETRY_AFTER_STATUSES:
                 asked = schedule.retry_after(answer.headers.get("retry-after"), now)
                 delay = asked if asked is not None else delay
             if delay is None:
@@ -316,7 +337,7 @@ def _record(delivery, token, number, outcome, status_code, duration_ms, error, a
     return logged
 
 
-def sweep(now=None) -> int:
+def sweep(now: datetime | None = None) -> int:
     """Send every pending delivery that is due and has no message on its way (the
     periodic task); returns how many were sent."""
     now = now or timezone.now()

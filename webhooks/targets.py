@@ -106,7 +106,7 @@ def resolve(url: str) -> Target:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except (socket.gaierror, UnicodeError) as exc:
         raise UnsafeTarget(f"The host {host} does not resolve ({exc}).") from None
-    addresses = list(dict.fromkeys(info[4][0] for info in infos))
+    addresses = list(dict.fromkeys(str(info[4][0]) for info in infos))
     if not addresses:
         raise UnsafeTarget(f"The host {host} has no address.")
     if not settings.WEBHOOKS_ALLOW_PRIVATE_TARGETS:

@@ -35,7 +35,6 @@ class TransportError(Exception):
 
 def _pool(target: Target) -> urllib3.HTTPConnectionPool:
     timeout = urllib3.Timeout(connect=settings.WEBHOOKS_CONNECT_TIMEOUT, read=settings.WEBHOOKS_READ_TIMEOUT)
-    options = {"timeout": timeout, "retries": False, "maxsize": 1, "block": False}
     if target.scheme == "https":
         return urllib3.HTTPSConnectionPool(
             target.address,
@@ -44,9 +43,14 @@ def _pool(target: Target) -> urllib3.HTTPConnectionPool:
             assert_hostname=target.host,
             cert_reqs="CERT_REQUIRED",
             ca_certs=settings.WEBHOOKS_CA_BUNDLE or None,
-            **options,
+            timeout=timeout,
+            retries=False,
+            maxsize=1,
+            block=False,
         )
-    return urllib3.HTTPConnectionPool(target.address, target.port, **options)
+    return urllib3.HTTPConnectionPool(
+        target.address, target.port, timeout=timeout, retries=False, maxsize=1, block=False
+    )
 
 
 def post(target: Target, body: bytes, headers: dict[str, str]) -> Answer:
