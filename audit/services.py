@@ -1,6 +1,6 @@
 """Keeping the invariant checker's reports."""
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
@@ -10,7 +10,7 @@ from . import invariants
 from .models import InvariantReport
 
 
-def record_invariant_check(*, since=None) -> InvariantReport:
+def record_invariant_check(*, since: datetime | None = None) -> InvariantReport:
     """Run the invariant checker and keep its findings for staff (the admin's
     "Invariant reports"); reports older than the retention period are deleted.
 

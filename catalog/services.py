@@ -19,6 +19,7 @@ Called on their own, they are a transaction of their own.
 from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import TypedDict, Unpack
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -126,16 +127,28 @@ def create_product(
     return product
 
 
+class ProductChanges(TypedDict, total=False):
+    """What staff may change of a product (each field optional)."""
+
+    name: str
+    price: Decimal
+    currency: str
+    stock: int
+    is_active: bool
+
+
 @transaction.atomic
-def update_product(*, product: Product, **changes) -> Product:
+def update_product(*, product: Product, **changes: Unpack[ProductChanges]) -> Product:
     """Change a product's fields; stock set here is the new on-hand count, and the
     difference from the count it replaces (under the row lock, so an order taking
     stock meanwhile is not miscounted) is units received or written off."""
     product = Product.objects.select_for_update().get(pk=product.pk)
     if "stock" in changes:
         product.received += changes["stock"] - product.stock
+    if "currency" in changes:
+        changes["currency"] = changes["currency"].upper()
     for field, value in changes.items():
-        setattr(product, field, value.upper() if field == "currency" else value)
+        setattr(product, field, value)
     product.full_clean()
     product.save()
     return product

@@ -1,10 +1,17 @@
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from django.db.models import Count, Q, QuerySet, Sum
 
-from .models import Customer, PointsEntry
+from .models import Customer as Customer  # re-exported: the type other apps annotate a customer with
+from .models import PointsEntry
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import AnonymousUser
+
+    from users.selectors import User
 
 
 @dataclass(frozen=True)
@@ -30,7 +37,7 @@ def contact(customer_id: int) -> Contact:
     return Contact(customer_id=customer.pk, name=user.get_full_name() or user.get_username(), email=user.email)
 
 
-def customer_of(user) -> Customer | None:
+def customer_of(user: "User | AnonymousUser") -> Customer | None:
     """The user's shopper profile; None for a staff account that never shopped. Free
     when the authentication fetched it with the user (``customers.authentication``)."""
     if not user.is_authenticated:

@@ -7,14 +7,18 @@ Called on their own, they are a transaction of their own.
 """
 
 from decimal import ROUND_DOWN, Decimal
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.db import transaction
 
 from .models import Customer, PointsEntry
 
+if TYPE_CHECKING:
+    from users.selectors import User
 
-def get_or_create_customer(user) -> Customer:
+
+def get_or_create_customer(user: "User") -> Customer:
     """The user's shopper profile, created on first use: at registration, or when a
     staff account made with ``createsuperuser`` first shops. Idempotent per user (the
     one-to-one's unique constraint settles two first uses at once). No query when the
@@ -31,7 +35,8 @@ def get_or_create_customer(user) -> Customer:
 
 def points_for(total: Decimal) -> int:
     """One point per whole currency unit of the total (configurable rate)."""
-    return int(Decimal(total).to_integral_value(rounding=ROUND_DOWN)) * settings.LOYALTY_POINTS_PER_UNIT
+    rate: int = settings.LOYALTY_POINTS_PER_UNIT
+    return int(Decimal(total).to_integral_value(rounding=ROUND_DOWN)) * rate
 
 
 @transaction.atomic(savepoint=False)

@@ -20,26 +20,29 @@ asyncapi``.
 
 import hashlib
 import json
+from collections.abc import Iterable
 from functools import cache
 
 from django.conf import settings
 
 from . import public, types
-from .subscriptions import subscriptions_of
+from .subscriptions import Subscription, subscriptions_of
+from .types import JSONObject
 
 ASYNCAPI_VERSION = "3.0.0"
 _REF_TEMPLATE = "#/components/schemas/{model}"
 
 
-def document() -> dict:
+def document() -> JSONObject:
     """The whole catalog (built once per process: event types are declared at import)."""
-    return json.loads(_document_json())
+    doc: JSONObject = json.loads(_document_json())
+    return doc
 
 
 @cache
 def _document_json() -> str:
-    components_schemas: dict[str, dict] = {}
-    messages: dict[str, dict] = {}
+    components_schemas: dict[str, JSONObject] = {}
+    messages: dict[str, JSONObject] = {}
     for event_type in types.all_types():
         payload_ref = _add_payload_schema(event_type, components_schemas)
         messages[_task_message_id(event_type)] = _task_message(event_type, payload_ref)
@@ -48,7 +51,8 @@ def _document_json() -> str:
             components_schemas[envelope_name] = _envelope_schema(event_type, payload_ref)
             messages[_public_message_id(event_type)] = _public_message(event_type, envelope_name)
 
-    channels, operations = {}, {}
+    channels: JSONObject = {}
+    operations: JSONObject = {}
     _add_celery_channels(channels, operations)
     _add_public_channels(channels, operations)
     doc = {
@@ -71,7 +75,7 @@ def _document_json() -> str:
     return json.dumps(doc, sort_keys=False)
 
 
-def payload_schema(event_type: types.EventType) -> dict:
+def payload_schema(event_type: types.EventType[types.Payload]) -> JSONObject:
     """The JSON Schema of the type's stored payload, as serialized, self-contained
     (nested models under ``$defs``): what ``events/schemas.lock.json`` records."""
     return event_type.payload.model_json_schema(mode="serialization")
@@ -80,13 +84,13 @@ def payload_schema(event_type: types.EventType) -> dict:
 # --- schemas ------------------------------------------------------------------------
 
 
-def _schema_name(event_type: types.EventType) -> str:
+def _schema_name(event_type: types.EventType[types.Payload]) -> str:
     """``order.paid`` v1 → ``OrderPaidV1``: a component key AsyncAPI accepts."""
     words = event_type.name.replace("_", ".").split(".")
     return "".join(word.capitalize() for word in words) + f"V{event_type.version}"
 
 
-def _add_payload_schema(event_type: types.EventType, components_schemas: dict) -> str:
+def _add_payload_schema(event_type: types.EventType[types.Payload], components_schemas: JSONObject) -> str:
     schema = event_type.payload.model_json_schema(mode="serialization", ref_template=_REF_TEMPLATE)
     for name, nested in schema.pop("$defs", {}).items():
         components_schemas.setdefault(name, nested)
@@ -96,7 +100,7 @@ def _add_payload_schema(event_type: types.EventType, components_schemas: dict) -
     return f"#/components/schemas/{name}"
 
 
-def _public_data_schema(event_type: types.EventType, payload_ref: str) -> dict:
+def _public_data_schema(event_type: types.EventType[types.Payload], payload_ref: str) -> JSONObject:
     """The envelope's ``data``: the payload without its private fields."""
     if not event_type.private:
         return {"$ref": payload_ref}
@@ -108,7 +112,7 @@ def _public_data_schema(event_type: types.EventType, payload_ref: str) -> dict:
     return full
 
 
-def _envelope_schema(event_type: types.EventType, payload_ref: str) -> dict:
+def _envelope_schema(event_type: types.EventType[types.Payload], payload_ref: str) -> JSONObject:
     return {
         "type": "object",
         "title": f"{_schema_name(event_type)}Envelope",
@@ -134,7 +138,7 @@ def _envelope_schema(event_type: types.EventType, payload_ref: str) -> dict:
     }
 
 
-def _catalog_version(components_schemas: dict) -> str:
+def _catalog_version(components_schemas: JSONObject) -> str:
     """Changes whenever any schema or version changes: ``1.<hash>``."""
     digest = hashlib.sha256(json.dumps(components_schemas, sort_keys=True).encode()).hexdigest()
     return f"1.0.0+{digest[:12]}"
@@ -143,15 +147,15 @@ def _catalog_version(components_schemas: dict) -> str:
 # --- messages -----------------------------------------------------------------------
 
 
-def _task_message_id(event_type: types.EventType) -> str:
+def _task_message_id(event_type: types.EventType[types.Payload]) -> str:
     return f"{event_type.name}.task"
 
 
-def _public_message_id(event_type: types.EventType) -> str:
+def _public_message_id(event_type: types.EventType[types.Payload]) -> str:
     return event_type.name
 
 
-def _task_message(event_type: types.EventType, payload_ref: str) -> dict:
+def _task_message(event_type: types.EventType[types.Payload], payload_ref: str) -> JSONObject:
     return {
         "name": event_type.name,
         "title": f"{event_type.name} v{event_type.version} (handler task)",
@@ -174,7 +178,7 @@ def _task_message(event_type: types.EventType, payload_ref: str) -> dict:
     }
 
 
-def _public_message(event_type: types.EventType, envelope_name: str) -> dict:
+def _public_message(event_type: types.EventType[types.Payload], envelope_name: str) -> JSONObject:
     return {
         "name": event_type.name,
         "title": f"{event_type.name} v{event_type.version}",
@@ -189,13 +193,13 @@ def _public_message(event_type: types.EventType, envelope_name: str) -> dict:
 # --- channels and operations --------------------------------------------------------
 
 
-def _ref(*parts: str) -> dict:
+def _ref(*parts: str) -> JSONObject:
     # JSON Pointer escaping (RFC 6901) of each key
     return {"$ref": "#/" + "/".join(p.replace("~", "~0").replace("/", "~1") for p in parts)}
 
 
-def _add_celery_channels(channels: dict, operations: dict) -> None:
-    queues: dict[str, list] = {}
+def _add_celery_channels(channels: JSONObject, operations: JSONObject) -> None:
+    queues: dict[str, list[tuple[types.EventType[types.Payload], Subscription]]] = {}
     for event_type in types.all_types():
         for subscription in subscriptions_of(event_type):
             queues.setdefault(subscription.task.spec.queue, []).append((event_type, subscription))
@@ -226,11 +230,11 @@ def _add_celery_channels(channels: dict, operations: dict) -> None:
             }
 
 
-def _public_messages(event_types) -> dict:
+def _public_messages(event_types: Iterable[types.EventType[types.Payload]]) -> JSONObject:
     return {_public_message_id(t): _ref("components", "messages", _public_message_id(t)) for t in event_types}
 
 
-def _add_public_channels(channels: dict, operations: dict) -> None:
+def _add_public_channels(channels: JSONObject, operations: JSONObject) -> None:
     published = public.public_types()
     everything = _public_messages(published)
     shared = {

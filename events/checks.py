@@ -11,7 +11,11 @@ retry schedule is cut short). These settings are refused where they would bite:
 in ``project.celery``), which exits with the same message.
 """
 
+from collections.abc import Sequence
+from typing import Any
+
 from celery import current_app
+from django.apps import AppConfig
 from django.conf import settings
 from django.core import checks
 
@@ -28,7 +32,9 @@ def longest_unacked_hold() -> tuple[float, str]:
     return max(holds)
 
 
-def broker_settings_problems(broker_url: str | None = None, transport_options: dict | None = None) -> list[str]:
+def broker_settings_problems(
+    broker_url: str | None = None, transport_options: dict[str, Any] | None = None
+) -> list[str]:
     """What is wrong with the broker settings (the Celery app's own by default); empty
     if nothing is."""
     conf = current_app.conf
@@ -48,12 +54,12 @@ def broker_settings_problems(broker_url: str | None = None, transport_options: d
 
 
 @checks.register("celery")
-def check_broker_settings(app_configs=None, **kwargs) -> list[checks.Error]:
+def check_broker_settings(app_configs: Sequence[AppConfig] | None = None, **kwargs: object) -> list[checks.Error]:
     return [checks.Error(problem, id="events.E001") for problem in broker_settings_problems()]
 
 
 @checks.register()
-def check_public_event_types(app_configs=None, **kwargs) -> list[checks.Error]:
+def check_public_event_types(app_configs: Sequence[AppConfig] | None = None, **kwargs: object) -> list[checks.Error]:
     from . import public, types
 
     declared = {event_type.name for event_type in types.all_types()}

@@ -11,16 +11,26 @@ Only the usual case is served here (a pending run with attempts left); anything 
 is the handler runtime's to look at with the ORM (``events.handlers``).
 """
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from functools import cache
+from typing import Any
 
 from django.db import connection
+from django.db.backends.base.base import BaseDatabaseWrapper
+from django.db.models import Field
+from django.db.models.expressions import Col
 from django.utils import timezone
 
 from .models import Event, HandlerRun
 
 # The event's columns a handler needs, in this order.
 EVENT_FIELDS = ("id", "key", "type", "version", "stream", "payload")
+
+
+# What the ORM passes a column's value through: (value, expression, connection) -> value.
+Converter = Callable[[object, Col, BaseDatabaseWrapper], object]
 
 
 @dataclass(frozen=True)
@@ -41,14 +51,14 @@ def claim(event_id: int, handler: str) -> Claim | None:
     if row is None:
         return None
     run_id, status, attempts, *event_values = row
-    fields = [Event._meta.get_field(name) for name in EVENT_FIELDS]
+    fields = _concrete_fields(Event, EVENT_FIELDS)
     values = [_from_db(field, value) for field, value in zip(fields, event_values, strict=True)]
     return Claim(
         run_id=run_id, status=status, attempts=attempts, event=Event.from_db(connection.alias, EVENT_FIELDS, values)
     )
 
 
-def finish(run_id: int, *, attempts: int, started_at, duration: float) -> None:
+def finish(run_id: int, *, attempts: int, started_at: datetime, duration: float) -> None:
     """Mark the claimed run done: its attempt counted, its timing kept, its error and
     its count of unanswered re-sends cleared (a worker took it)."""
     now = timezone.now()
@@ -64,7 +74,7 @@ def finish(run_id: int, *, attempts: int, started_at, duration: float) -> None:
 CLAIMED_EVENT_FIELDS = (*EVENT_FIELDS, "dispatch_attempts")
 
 
-def claim_events(*, now, until, limit: int, ids: list[int] | None = None) -> list[Event]:
+def claim_events(*, now: datetime, until: datetime, limit: int, ids: list[int] | None = None) -> list[Event]:
     """Claim up to ``limit`` undispatched events, oldest first, in one statement: count
     a dispatch attempt on each and hold it until ``until`` (``next_dispatch_at``), so
     that other dispatchers pass over it. Those another dispatcher is claiming at the
@@ -81,7 +91,7 @@ def claim_events(*, now, until, limit: int, ids: list[int] | None = None) -> lis
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         rows = cursor.fetchall()
-    fields = [Event._meta.get_field(name) for name in CLAIMED_EVENT_FIELDS]
+    fields = _concrete_fields(Event, CLAIMED_EVENT_FIELDS)
     events = [
         Event.from_db(
             connection.alias,
@@ -93,7 +103,7 @@ def claim_events(*, now, until, limit: int, ids: list[int] | None = None) -> lis
     return sorted(events, key=lambda event: event.pk)
 
 
-def mark_dispatched(event_ids: list[int], *, at) -> int:
+def mark_dispatched(event_ids: list[int], *, at: datetime) -> int:
     """Mark these events dispatched at ``at``, their claim and error cleared."""
     if not event_ids:
         return 0
@@ -105,10 +115,11 @@ def mark_dispatched(event_ids: list[int], *, at) -> int:
     )
     with connection.cursor() as cursor:
         cursor.execute(sql, [connection.ops.adapt_datetimefield_value(at), *event_ids])
-        return cursor.rowcount
+        updated: int = cursor.rowcount
+        return updated
 
 
-def insert_runs(runs: list[tuple[int, str, object]]) -> None:
+def insert_runs(runs: list[tuple[int, str, datetime]]) -> None:
     """Write a batch's new handler runs, ``(event id, handler, deadline)`` each, pending
     and sent once, in one INSERT; a run that exists already (a worker made it for a
     task sent by other means) is left as it is."""
@@ -116,22 +127,37 @@ def insert_runs(runs: list[tuple[int, str, object]]) -> None:
         return
     q = connection.ops.quote_name
     adapt = connection.ops.adapt_datetimefield_value
-    columns = ("event_id", "handler", "status", "attempts", "enqueued", "resends", "last_error", "deadline")
-    columns += ("created_at", "updated_at")
+    columns = (
+        *("event_id", "handler", "status", "attempts", "enqueued", "resends", "last_error", "deadline"),
+        *("created_at", "updated_at"),
+    )
     now = adapt(timezone.now())
     row = f"({', '.join(['%s'] * len(columns))})"
     sql = (
         f"INSERT INTO {q(HandlerRun._meta.db_table)} ({', '.join(q(c) for c in columns)}) "
         f"VALUES {', '.join([row] * len(runs))} ON CONFLICT DO NOTHING"
     )
-    params = []
+    params: list[int | str | None] = []
     for event_id, handler, deadline in runs:
         params += [event_id, handler, HandlerRun.Status.PENDING, 0, 1, 0, "", adapt(deadline), now, now]
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
 
 
-def _from_db(field, value):
+def _concrete_fields(model: type[Event] | type[HandlerRun], names: tuple[str, ...]) -> list["Field[Any, Any]"]:
+    return [_concrete_field(model, name) for name in names]
+
+
+def _concrete_field(model: type[Event] | type[HandlerRun], name: str) -> "Field[Any, Any]":
+    """The model's field of that name, which must be a column of its table (not a
+    relation seen from the other side)."""
+    field = model._meta.get_field(name)
+    if not isinstance(field, Field):
+        raise TypeError(f"{model.__name__}.{name} is not a column")
+    return field
+
+
+def _from_db(field: "Field[Any, Any]", value: object) -> object:
     """A column's value as the ORM would hand it over: the backend's converters, then
     the field's own (a UUID from SQLite's text, a JSON document from its text)."""
     col, converters = _converters(field)
@@ -141,17 +167,18 @@ def _from_db(field, value):
 
 
 @cache
-def _converters(field) -> tuple:
+def _converters(field: "Field[Any, Any]") -> tuple[Col, tuple[Converter, ...]]:
     col = field.get_col(field.model._meta.db_table)
-    return col, tuple(connection.ops.get_db_converters(col) + field.get_db_converters(connection))
+    # The column's converters are its field's (Col.get_db_converters), as the ORM applies them.
+    return col, tuple(connection.ops.get_db_converters(col) + col.get_db_converters(connection))
 
 
 @cache
 def _claim_sql() -> str:
     q = connection.ops.quote_name
     run, event = HandlerRun._meta, Event._meta
-    event_id = q(run.get_field("event").column)
-    columns = ", ".join(f"e.{q(event.get_field(name).column)}" for name in EVENT_FIELDS)
+    event_id = q(_concrete_field(HandlerRun, "event").column)
+    columns = ", ".join(f"e.{q(field.column)}" for field in _concrete_fields(Event, EVENT_FIELDS))
     features = connection.features
     lock = ""
     if features.has_select_for_update_skip_locked:
@@ -178,7 +205,7 @@ def _finish_sql() -> str:
 def _claim_events_sql(*, due_only: bool, ids: int) -> str:
     q = connection.ops.quote_name
     table = q(Event._meta.db_table)
-    columns = ", ".join(q(Event._meta.get_field(name).column) for name in CLAIMED_EVENT_FIELDS)
+    columns = ", ".join(q(field.column) for field in _concrete_fields(Event, CLAIMED_EVENT_FIELDS))
     which = f"{q('dispatched_at')} IS NULL"
     if due_only:
         which += f" AND ({q('next_dispatch_at')} IS NULL OR {q('next_dispatch_at')} <= %s)"

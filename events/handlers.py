@@ -28,9 +28,10 @@ import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import TypeGuard
 
-from celery import shared_task
+from celery import Task, current_app, shared_task
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
@@ -62,7 +63,7 @@ class HandlerSpec:
     def lease(self) -> timedelta:
         return timedelta(seconds=self.timeout)
 
-    def deadline(self, delay: float = 0.0):
+    def deadline(self, delay: float = 0.0) -> datetime:
         return timezone.now() + timedelta(seconds=delay) + self.lease
 
 
@@ -74,17 +75,47 @@ def handler_specs() -> list[HandlerSpec]:
     return sorted(_specs.values(), key=lambda spec: spec.name)
 
 
-def event_handler(name: str, *, queue: str, max_attempts: int = 8, timeout: float | None = None):
+class HandlerTask(Task[[int], None]):
+    """The Celery task ``@event_handler`` makes: called with an event id, it applies
+    its handler to that event once; ``spec`` says which handler, on which queue, with
+    how many attempts. The dispatcher and the relay publish these, never bare tasks."""
+
+    spec: HandlerSpec
+
+
+def is_handler_task(task: object) -> TypeGuard[HandlerTask]:
+    return isinstance(task, HandlerTask)
+
+
+def handler_task(name: str) -> HandlerTask | None:
+    """The registered handler task of that name, or None (its handler was removed from
+    the code, or the name is a task that is no handler)."""
+    task = current_app.tasks.get(name)
+    return task if is_handler_task(task) else None
+
+
+def event_handler(
+    name: str, *, queue: str, max_attempts: int = 8, timeout: float | None = None
+) -> Callable[[Callable[[Event], None]], HandlerTask]:
     """``timeout`` defaults to ``EVENTS_HANDLER_TIMEOUT`` (45 s): how long an attempt
     may run, and how long a run may stay unhandled before the relay sends it again."""
     if timeout is None:
-        timeout = settings.EVENTS_HANDLER_TIMEOUT
+        timeout = float(settings.EVENTS_HANDLER_TIMEOUT)
     spec = HandlerSpec(name=name, queue=queue, max_attempts=max_attempts, timeout=timeout)
     _specs[name] = spec
 
-    def decorate(fn: Callable[[Event], None]):
-        @shared_task(
+    def decorate(fn: Callable[[Event], None]) -> HandlerTask:
+        def handle(self: HandlerTask, event_id: int) -> None:
+            run_handler(self, spec, fn, event_id)
+
+        handle.__doc__ = fn.__doc__
+        # The spec is a class attribute of the task Celery makes (an option of the
+        # decorator), so every app's copy of the task carries it. The ignore: the stubs
+        # (celery-types) declare the time limits int, Celery takes seconds as a float.
+        task: HandlerTask = shared_task(  # type: ignore[call-overload]
             name=name,
+            base=HandlerTask,
+            spec=spec,
             bind=True,
             acks_late=True,
             reject_on_worker_lost=True,
@@ -96,12 +127,7 @@ def event_handler(name: str, *, queue: str, max_attempts: int = 8, timeout: floa
             # Attempts are counted in the HandlerRun row, which survives re-sends by
             # the relay; Celery's own per-message counter must not cut them short.
             max_retries=None,
-        )
-        def task(self, event_id: int) -> None:
-            run_handler(self, spec, fn, event_id)
-
-        task.spec = spec
-        task.__doc__ = fn.__doc__
+        )(handle)
         return task
 
     return decorate
@@ -110,11 +136,11 @@ def event_handler(name: str, *, queue: str, max_attempts: int = 8, timeout: floa
 def backoff(attempts: int) -> float:
     """Seconds before the next attempt: exponential, capped, with jitter so that a
     crowd of runs failing together does not retry together."""
-    ceiling = min(settings.EVENTS_RETRY_BACKOFF_MAX, settings.EVENTS_RETRY_BACKOFF_BASE * 2 ** (attempts - 1))
+    ceiling: float = min(settings.EVENTS_RETRY_BACKOFF_MAX, settings.EVENTS_RETRY_BACKOFF_BASE * 2 ** (attempts - 1))
     return ceiling * random.uniform(0.5, 1.0)
 
 
-def run_handler(task, spec: HandlerSpec, fn: Callable[[Event], None], event_id: int) -> None:
+def run_handler(task: HandlerTask, spec: HandlerSpec, fn: Callable[[Event], None], event_id: int) -> None:
     """One delivery of the handler's task; every line it logs names the event, the
     order, the handler and the task."""
     with log_context(event_id=event_id, handler=spec.name, task_id=getattr(task.request, "id", None)):
@@ -130,7 +156,7 @@ def run_handler(task, spec: HandlerSpec, fn: Callable[[Event], None], event_id: 
             _apply_at_once(task, spec, fn, event_id)
 
 
-def _redelivered(task) -> bool:
+def _redelivered(task: HandlerTask) -> bool:
     return bool((getattr(task.request, "delivery_info", None) or {}).get("redelivered"))
 
 
@@ -138,7 +164,7 @@ class _Skip(Exception):
     """The run is not this delivery's to apply (a duplicate, done, backing off)."""
 
 
-def _apply_at_once(task, spec: HandlerSpec, fn: Callable[[Event], None], event_id: int) -> None:
+def _apply_at_once(task: HandlerTask, spec: HandlerSpec, fn: Callable[[Event], None], event_id: int) -> None:
     """The usual delivery: claim the run, apply the effect and mark the run done in
     ONE transaction, under the run's row lock (the lock is the lease: a duplicate
     delivery and the relay pass over a locked run). If the worker dies inside, the
@@ -184,7 +210,7 @@ def _apply_at_once(task, spec: HandlerSpec, fn: Callable[[Event], None], event_i
             raise task.retry(exc=exc, countdown=retry_in) from exc
 
 
-def _apply(task, spec: HandlerSpec, fn: Callable[[Event], None], run_id: int) -> None:
+def _apply(task: HandlerTask, spec: HandlerSpec, fn: Callable[[Event], None], run_id: int) -> None:
     """Apply the effect of a run whose attempt ``_start_attempt`` counted and leased,
     and mark it done, in one transaction under the run's row lock."""
     began = time.monotonic()
@@ -247,7 +273,7 @@ def _asked_delay(exc: Exception) -> float:
     asked = getattr(exc, "retry_after", None)
     if not isinstance(asked, int | float) or asked <= 0:
         return 0.0
-    return min(float(asked), settings.EVENTS_RETRY_BACKOFF_MAX)
+    return min(float(asked), float(settings.EVENTS_RETRY_BACKOFF_MAX))
 
 
 def _start_attempt(event_id: int, spec: HandlerSpec) -> int | None:

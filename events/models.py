@@ -55,7 +55,7 @@ class Event(models.Model):
         return f"#{self.pk} {self.type} ({self.stream})"
 
     @property
-    def event_type(self) -> "types.EventType":
+    def event_type(self) -> "types.EventType[types.Payload]":
         return types.get(self.type)
 
     @cached_property
@@ -64,7 +64,7 @@ class Event(models.Model):
         return self.event_type.load(self.payload, version=self.version)
 
     @property
-    def public_payload(self) -> dict:
+    def public_payload(self) -> types.JSONObject:
         return self.event_type.public(self.payload)
 
 

@@ -17,10 +17,14 @@ de-duplicates on it.
 
 import json
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from . import types
 from .models import Event
 from .subscriptions import subscribe
+
+if TYPE_CHECKING:
+    from .handlers import HandlerTask
 
 # The contract with other systems: add a type here to publish it; a type here whose
 # payload changes needs a new version (tests/events/test_public_catalog.py holds
@@ -39,12 +43,12 @@ def is_public(type_name: str) -> bool:
     return type_name in PUBLIC_EVENT_TYPES
 
 
-def public_types() -> list[types.EventType]:
+def public_types() -> list[types.EventType[types.Payload]]:
     """The public event types, by name; each one must be declared (``events.types``)."""
     return [types.get(name) for name in sorted(PUBLIC_EVENT_TYPES)]
 
 
-def envelope(event: Event) -> dict:
+def envelope(event: Event) -> types.JSONObject:
     """The event as other systems see it (the module docstring's shape)."""
     if not is_public(event.type):
         raise ValueError(f"{event.type} is not a public event type")
@@ -65,7 +69,7 @@ def envelope_json(event: Event) -> bytes:
     return json.dumps(envelope(event), separators=(",", ":"), ensure_ascii=False).encode()
 
 
-def subscribe_public(task, *, when: Callable[[Event], bool] | None = None) -> None:
+def subscribe_public(task: "HandlerTask", *, when: Callable[[Event], bool] | None = None) -> None:
     """Run ``task`` on every public event (``when(event)``, if given, decides per
     event: e.g. only while a webhook endpoint wants its type)."""
     for event_type in public_types():

@@ -15,17 +15,21 @@ from pathlib import Path
 from . import types
 from .asyncapi import payload_schema
 
+# Per event type, per version, that version's payload JSON Schema.
+SchemaLock = dict[str, dict[str, types.JSONObject]]
+
 LOCK_FILE = Path(__file__).with_name("schemas.lock.json")
 
 
-def load(path: Path | None = None) -> dict[str, dict[str, dict]]:
+def load(path: Path | None = None) -> SchemaLock:
     path = path or LOCK_FILE
     if not path.exists():
         return {}
-    return json.loads(path.read_text())
+    lock: SchemaLock = json.loads(path.read_text())
+    return lock
 
 
-def problems(lock: dict[str, dict[str, dict]] | None = None) -> list[str]:
+def problems(lock: SchemaLock | None = None) -> list[str]:
     """What is wrong between the declared event types and the recorded schemas: empty
     if every type's current version is recorded with the schema it has now."""
     lock = load() if lock is None else lock

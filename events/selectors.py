@@ -1,6 +1,8 @@
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
 
 from django.db.models import Count, Min, Q, QuerySet, Sum
 from django.db.models.fields.json import KT
@@ -27,7 +29,7 @@ class TimelineEntry:
 
 def timeline_with_runs(stream: str) -> list[TimelineEntry]:
     """The stream's events, oldest first, each with its handler runs (two queries)."""
-    runs = defaultdict(list)
+    runs: defaultdict[int, list[HandlerRun]] = defaultdict(list)
     for run in runs_of(stream):
         runs[run.event_id].append(run)
     return [TimelineEntry(event, runs.get(event.pk, [])) for event in timeline(stream)]
@@ -69,7 +71,7 @@ def runs_by_handler_and_status() -> dict[tuple[str, str], int]:
     return {(r["handler"], r["status"]): r["n"] for r in rows}
 
 
-def failed_runs(*, handlers: list[str] | None = None, since=None) -> QuerySet[HandlerRun]:
+def failed_runs(*, handlers: list[str] | None = None, since: datetime | None = None) -> QuerySet[HandlerRun]:
     """Dead-lettered runs, oldest first; only these handlers' and only those that
     failed since then, if given."""
     runs = HandlerRun.objects.filter(status=HandlerRun.Status.FAILED).select_related("event").order_by("id")
@@ -91,14 +93,14 @@ def streams_in_flight(streams: Iterable[str]) -> set[str]:
     return set(undispatched) | set(open_runs)
 
 
-def open_runs_overdue(*, before) -> QuerySet[HandlerRun]:
+def open_runs_overdue(*, before: datetime) -> QuerySet[HandlerRun]:
     """Runs not yet done whose deadline passed before ``before``: the relay should
     have sent them again."""
     runs = HandlerRun.objects.filter(status__in=HandlerRun.OPEN, deadline__lt=before)
     return runs.select_related("event").order_by("deadline")
 
 
-def due_for_dispatch(now) -> QuerySet[Event]:
+def due_for_dispatch(now: datetime) -> QuerySet[Event]:
     """Undispatched events a dispatcher may take now, oldest first: not claimed by
     another dispatcher and not backing off after a failure of their own (both set
     ``next_dispatch_at``). Served by the partial index of undispatched events."""
@@ -109,7 +111,7 @@ def due_for_dispatch(now) -> QuerySet[Event]:
     )
 
 
-def undispatched_before(*, before) -> QuerySet[Event]:
+def undispatched_before(*, before: datetime) -> QuerySet[Event]:
     """Events recorded before ``before`` and still not dispatched."""
     return Event.objects.filter(dispatched_at=None, occurred_at__lt=before).order_by("id")
 
@@ -140,7 +142,9 @@ class DurationHistogram:
     total: float
 
 
-def duration_counts(runs: QuerySet[HandlerRun], bounds: Iterable[float] = DURATION_BUCKETS) -> dict[str, dict]:
+def duration_counts(
+    runs: QuerySet[HandlerRun], bounds: Iterable[float] = DURATION_BUCKETS
+) -> dict[str, dict[str, Any]]:
     """Per handler, of these runs' successful attempts: how many, their total seconds,
     and how many took at most each bound (``le_<bound>``), counted by the database."""
     done = runs.filter(status=HandlerRun.Status.DONE, last_duration__isnull=False)
@@ -177,14 +181,14 @@ def failed_runs_by_handler() -> dict[str, int]:
     return {row["handler"]: row["n"] for row in rows.annotate(n=Count("id"))}
 
 
-def duration_quantiles(*, since, quantiles: Iterable[float] = (0.5, 0.95)) -> dict[str, dict[float, float]]:
+def duration_quantiles(*, since: datetime, quantiles: Iterable[float] = (0.5, 0.95)) -> dict[str, dict[float, float]]:
     """Per handler, quantiles of the successful attempts' durations of the runs of
     events since then, estimated from the same buckets ``/metrics`` exports (as
     Prometheus' ``histogram_quantile`` does: linear within the bucket). One query,
     through the events' ``occurred_at`` index and the runs' (event, handler) one."""
     counts = duration_counts(HandlerRun.objects.filter(event__occurred_at__gte=since))
     bounds = sorted(DURATION_BUCKETS)
-    found = {}
+    found: dict[str, dict[float, float]] = {}
     for handler, row in counts.items():
         cumulative = [(bound, row[f"duration_le_{bound:g}"]) for bound in bounds]
         found[handler] = {q: _quantile(q, cumulative, row["duration_count"]) for q in quantiles}
@@ -205,7 +209,7 @@ def _quantile(q: float, cumulative: list[tuple[float, int]], total: int) -> floa
     return cumulative[-1][0]  # beyond the last bucket: its bound, as Prometheus does
 
 
-def backlog_at(moments: list) -> dict[str, list[int]]:
+def backlog_at(moments: list[datetime]) -> dict[str, list[int]]:
     """At each moment, of the events that occurred since the first: how many were
     recorded but not yet dispatched, and how many of their handler runs were created
     but not yet finished. Two queries (one per series), each one pass over the window's
@@ -213,7 +217,7 @@ def backlog_at(moments: list) -> dict[str, list[int]]:
     undispatched and open-run figures show it)."""
     start = moments[0]
 
-    def waiting(queryset, began: str, ended: str) -> list[int]:
+    def waiting(queryset: QuerySet[Event] | QuerySet[HandlerRun], began: str, ended: str) -> list[int]:
         counts = queryset.aggregate(
             **{
                 f"at_{n}": Count(

@@ -9,14 +9,19 @@ that ``manage.py events catalog`` can print the whole flow.
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from .types import EventType
+from .types import EventType, Payload
+
+if TYPE_CHECKING:
+    from .handlers import HandlerTask
+    from .models import Event
 
 
 @dataclass(frozen=True)
 class Subscription:
-    event_type: EventType
-    task: object
+    event_type: EventType[Payload]
+    task: "HandlerTask"
 
     @property
     def handler(self) -> str:
@@ -26,12 +31,14 @@ class Subscription:
 _subscriptions: list[Subscription] = []
 
 
-def subscribe(event_type: EventType, task, *, when: Callable | None = None) -> None:
+def subscribe(
+    event_type: EventType[Payload], task: "HandlerTask", *, when: "Callable[[Event], bool] | None" = None
+) -> None:
     """Run ``task`` on each event of ``event_type``; if ``when`` is given, only on the
     events for which ``when(event)`` is true (asked by the dispatcher, so it must be
     cheap: e.g. a cached "is anyone listening")."""
 
-    def handler_to_run(sender, event, **kwargs):
+    def handler_to_run(sender: object, event: "Event", **kwargs: object) -> "HandlerTask | None":
         if when is not None and not when(event):
             return None
         return task
@@ -43,5 +50,5 @@ def subscribe(event_type: EventType, task, *, when: Callable | None = None) -> N
         _subscriptions.append(Subscription(event_type, task))
 
 
-def subscriptions_of(event_type: EventType) -> list[Subscription]:
+def subscriptions_of(event_type: EventType[Payload]) -> list[Subscription]:
     return [s for s in _subscriptions if s.event_type is event_type]

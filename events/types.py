@@ -12,9 +12,11 @@ names it::
 
 A payload is checked when it is made (``OrderPaid(order_id=1, total="9")`` is refused:
 a string is not a ``Decimal``), stored as JSON with the type's version, and handed to
-handlers typed again (``event.data.total`` is a ``Decimal``). A payload whose shape
-changes gets a new version and an upcaster from the old one, so events stored before
-the change are still read (``EventType.upcaster``). The JSON Schema of each payload
+handlers typed again: ``EventType`` is generic over its payload, so
+``order_paid.data_of(event)`` is an ``OrderPaid`` and its ``.total`` a ``Decimal``, to
+the type checker as at run time. A payload whose shape changes gets a new version and
+an upcaster from the old one, so events stored before the change are still read
+(``EventType.upcaster``). The JSON Schema of each payload
 (``Payload.model_json_schema()``) is the published contract of the event.
 
 The events dispatcher sends the signal after the recording transaction committed,
@@ -23,12 +25,19 @@ to run (``events.subscriptions``).
 """
 
 from collections.abc import Callable
-from typing import ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
 from django.dispatch import Signal
 from pydantic import BaseModel, ConfigDict
 
-_registry: dict[str, "EventType"] = {}
+if TYPE_CHECKING:
+    from .models import Event
+
+# A payload as stored and published: a decoded JSON object, whose values are whatever
+# JSON holds (the payload's model is what types them).
+JSONObject = dict[str, Any]
+
+_registry: dict[str, "EventType[Payload]"] = {}
 
 
 class Payload(BaseModel):
@@ -38,22 +47,33 @@ class Payload(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
 
-    event_type: ClassVar["EventType | None"] = None
+    event_type: ClassVar["EventType[Payload] | None"] = None
 
 
-Upcaster = Callable[[dict], dict]
+Upcaster = Callable[[JSONObject], JSONObject]
+
+# Covariant: an ``EventType[OrderPaid]`` is an ``EventType[Payload]`` (the registry,
+# the catalog), and takes a payload only through ``dump``, which checks it at run time.
+P = TypeVar("P", bound=Payload, covariant=True)
 
 
-class EventType(Signal):
+class EventType(Signal, Generic[P]):
     """One kind of event. ``stream`` names what its events are about: each payload
     has a ``<stream>_id`` field, and ``<stream>:<id>`` (e.g. ``order:42``) is the
     stream of the event, the timeline it belongs to. ``private`` fields (e.g. a
     payment token) are never shown to customers nor published."""
 
+    name: str
+    payload: type[P]
+    version: int
+    stream: str
+    private: tuple[str, ...]
+    doc: str
+
     def __init__(
         self,
         name: str,
-        payload: type[Payload],
+        payload: type[P],
         *,
         stream: str,
         version: int = 1,
@@ -98,13 +118,13 @@ class EventType(Signal):
 
         return register
 
-    def dump(self, data: Payload) -> dict:
+    def dump(self, data: Payload) -> JSONObject:
         """The payload as stored: JSON types only (a ``Decimal`` as its string)."""
         if type(data) is not self.payload:
             raise TypeError(f"{self.name} takes a {self.payload.__name__}, not a {type(data).__name__}")
         return data.model_dump(mode="json")
 
-    def load(self, stored: dict, *, version: int) -> Payload:
+    def load(self, stored: JSONObject, *, version: int) -> P:
         """A stored payload, typed, upcast from the version it was written with."""
         if version > self.version:
             raise ValueError(f"{self.name} v{version} is newer than this code knows (v{self.version})")
@@ -114,10 +134,19 @@ class EventType(Signal):
             stored = self._upcasters[step](stored)
         return self.payload.model_validate(stored, strict=False)
 
+    def data_of(self, event: "Event") -> P:
+        """The event's payload, typed as this type's (``order_paid.data_of(event).total``
+        is a ``Decimal``): what a handler subscribed to this type reads. An event of
+        another type is refused, so a handler subscribed to the wrong type fails loudly."""
+        data = event.data
+        if event.type != self.name or not isinstance(data, self.payload):
+            raise TypeError(f"event #{event.pk} is {event.type}, not {self.name}")
+        return data
+
     def stream_of(self, data: Payload) -> str:
         return f"{self.stream}:{getattr(data, self.stream + '_id')}"
 
-    def public(self, stored: dict) -> dict:
+    def public(self, stored: JSONObject) -> JSONObject:
         """A stored payload as a customer may see it: without the private fields."""
         return {k: v for k, v in stored.items() if k not in self.private}
 
@@ -125,9 +154,9 @@ class EventType(Signal):
         return f"<EventType {self.name} v{self.version}>"
 
 
-def get(name: str) -> EventType:
+def get(name: str) -> EventType[Payload]:
     return _registry[name]
 
 
-def all_types() -> list[EventType]:
+def all_types() -> list[EventType[Payload]]:
     return sorted(_registry.values(), key=lambda t: t.name)

@@ -10,8 +10,15 @@ is no such notification (SQLite), the relay polls, briefly (``EVENTS_DISPATCH_PO
 
 import logging
 import threading
+from typing import TYPE_CHECKING
 
 from django.db import connection
+
+if TYPE_CHECKING:
+    import psycopg
+
+    # psycopg's connection, as Django's backend opens it (rows as tuples).
+    Connection = psycopg.Connection[tuple[object, ...]]
 
 logger = logging.getLogger("events.wakeup")
 
@@ -41,17 +48,16 @@ class PostgresListener(Polling):
 
     def __init__(self, stop: threading.Event) -> None:
         super().__init__(stop)
-        self._conn = None
+        self._conn: Connection | None = None
 
     def wait(self, timeout: float, *, gather: float = 0.0) -> bool:
         """Wait up to ``timeout`` for a notification; once woken, up to ``gather``
         seconds more for the commits that follow, so that one pass serves them all."""
         try:
-            if self._conn is None:
-                self._listen()
-            woken = any(True for _ in self._conn.notifies(timeout=timeout, stop_after=1))
+            conn = self._conn if self._conn is not None else self._listen()
+            woken = any(True for _ in conn.notifies(timeout=timeout, stop_after=1))
             if woken:
-                for _ in self._conn.notifies(timeout=gather):
+                for _ in conn.notifies(timeout=gather):
                     pass
             return woken
         except Exception:
@@ -60,11 +66,12 @@ class PostgresListener(Polling):
             super().wait(min(timeout, 1.0))
             return False
 
-    def _listen(self) -> None:
-        conn = connection.get_new_connection(connection.get_connection_params())
+    def _listen(self) -> "Connection":
+        conn: Connection = connection.get_new_connection(connection.get_connection_params())
         conn.autocommit = True
         conn.execute(f"LISTEN {CHANNEL}")
         self._conn = conn
+        return conn
 
     def close(self) -> None:
         if self._conn is not None:

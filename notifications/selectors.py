@@ -1,17 +1,21 @@
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 from django.db.models import Count, QuerySet
 
 from .models import EmailRecord, Notification
 
+if TYPE_CHECKING:
+    from customers.selectors import Customer
 
-def notifications_of(customer) -> QuerySet[Notification]:
+
+def notifications_of(customer: "Customer | None") -> QuerySet[Notification]:
     if customer is None:
         return Notification.objects.none()
     return Notification.objects.filter(customer=customer).order_by("-created_at", "-id")
 
 
-def notification_of(customer, notification_id: int) -> Notification | None:
+def notification_of(customer: "Customer | None", notification_id: int) -> Notification | None:
     return notifications_of(customer).filter(pk=notification_id).first()
 
 

@@ -1,10 +1,17 @@
+from typing import TYPE_CHECKING
+
 from rest_framework import serializers
 
 from .models import Notification
 
+if TYPE_CHECKING:
+    from orders.selectors import Order
+
 
 class NotificationOutput(serializers.ModelSerializer):
-    order = serializers.PrimaryKeyRelatedField(source="order_id", read_only=True, allow_null=True)
+    order: "serializers.PrimaryKeyRelatedField[Order]" = serializers.PrimaryKeyRelatedField(
+        source="order_id", read_only=True, allow_null=True
+    )
 
     class Meta:
         model = Notification

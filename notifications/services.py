@@ -14,6 +14,8 @@ back the caller's transaction with it, without a savepoint's two extra round tri
 Called on their own, they are a transaction of their own.
 """
 
+from uuid import UUID
+
 from django.core.mail import EmailMessage
 from django.db import transaction
 from django.template.loader import render_to_string
@@ -37,7 +39,7 @@ CANCEL_REASONS = {
 
 
 @transaction.atomic(savepoint=False)
-def notify_order_confirmed(*, order_id: int, customer_id: int, event_key) -> Notification | None:
+def notify_order_confirmed(*, order_id: int, customer_id: int, event_key: UUID) -> Notification | None:
     """Paid: store the in-app notification and send the confirmation email.
 
     Nothing if the order was cancelled before this ran: its cancellation message
@@ -58,7 +60,7 @@ def notify_order_confirmed(*, order_id: int, customer_id: int, event_key) -> Not
 
 @transaction.atomic(savepoint=False)
 def notify_order_cancelled(
-    *, order_id: int, customer_id: int, reason: CancelReason, was_paid: bool, event_key
+    *, order_id: int, customer_id: int, reason: CancelReason, was_paid: bool, event_key: UUID
 ) -> Notification:
     """Cancelled: store the in-app notification and send the cancellation email."""
     order = order_selectors.order_summary(order_id)
@@ -74,7 +76,7 @@ def notify_order_cancelled(
 
 @transaction.atomic(savepoint=False)
 def notify_support_answer(
-    *, customer_id: int, order_id: int | None, question_id: int, answer: str, event_key
+    *, customer_id: int, order_id: int | None, question_id: int, answer: str, event_key: UUID
 ) -> Notification:
     """A support question was answered (by the model or by staff): the answer, in the
     app and by email. The answer is shown as text, never acted upon."""
@@ -89,7 +91,9 @@ def notify_support_answer(
 
 
 @transaction.atomic(savepoint=False)
-def notify_support_handed_over(*, customer_id: int, order_id: int | None, question_id: int, event_key) -> Notification:
+def notify_support_handed_over(
+    *, customer_id: int, order_id: int | None, question_id: int, event_key: UUID
+) -> Notification:
     """A support question went to staff: say so, honestly, rather than leave it silent."""
     return _notify(
         kind=Kind.SUPPORT_HANDED_OVER,
@@ -101,7 +105,9 @@ def notify_support_handed_over(*, customer_id: int, order_id: int | None, questi
     )
 
 
-def _notify(*, kind: str, customer_id: int, order_id: int | None, event_key, title: str, context: dict) -> Notification:
+def _notify(
+    *, kind: str, customer_id: int, order_id: int | None, event_key: UUID, title: str, context: dict[str, object]
+) -> Notification:
     existing = Notification.objects.filter(source_event=event_key, kind=kind).first()
     if existing:
         return existing

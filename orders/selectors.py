@@ -1,6 +1,7 @@
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
+from typing import TYPE_CHECKING, TypedDict
 
 from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Sum, Value
 from django.db.models.functions import TruncHour
@@ -8,27 +9,32 @@ from django.db.models.functions import TruncHour
 from events import selectors as event_selectors
 from payments import selectors as payment_selectors
 
-from .models import Order, OrderLine
+from .models import Order as Order  # re-exported: the type other apps annotate an order with
+from .models import OrderLine
 from .signals import stream_of
+
+if TYPE_CHECKING:
+    from customers.selectors import Customer
+    from events.models import Event
 
 CENT = Decimal("0.01")
 # The statuses other apps compare an order's with (e.g. the orders settled_orders gives).
 OrderStatus = Order.Status
 
 
-def orders_of(customer) -> QuerySet[Order]:
+def orders_of(customer: "Customer | None") -> QuerySet[Order]:
     """The customer's orders, newest first; none for no customer (a staff account)."""
     if customer is None:
         return Order.objects.none()
     return Order.objects.filter(customer=customer).prefetch_related("lines").order_by("-created_at", "-id")
 
 
-def order_of(customer, order_id: int) -> Order | None:
+def order_of(customer: "Customer | None", order_id: int) -> Order | None:
     """The customer's order, or None if there is none or it is someone else's."""
     return orders_of(customer).filter(pk=order_id).first()
 
 
-def order_timeline(order: Order | None):
+def order_timeline(order: Order | None) -> "QuerySet[Event]":
     """The order's events, oldest first (none for no order)."""
     return event_selectors.timeline(stream_of(order.pk) if order else None)
 
@@ -48,7 +54,23 @@ def charge_key_of(order_id: int) -> str:
     return str(Order.objects.values_list("charge_key", flat=True).get(pk=order_id))
 
 
-def order_summary(order_id: int) -> dict:
+class SummaryLine(TypedDict):
+    sku: str
+    name: str
+    quantity: int
+    line_total: Decimal
+
+
+class OrderSummary(TypedDict):
+    id: int
+    status: str
+    is_paid: bool
+    total: Decimal
+    currency: str
+    lines: list[SummaryLine]
+
+
+def order_summary(order_id: int) -> OrderSummary:
     """What other apps may read of an order (e.g. for an email), as plain data, with
     the answers they act on (``is_paid``) so that none compares statuses itself; one
     query (the lines, each with its order's columns)."""
@@ -98,7 +120,7 @@ def units_held_by_product() -> dict[int, tuple[int, int]]:
     return held
 
 
-def settled_orders(*, changed_since=None) -> QuerySet[Order]:
+def settled_orders(*, changed_since: datetime | None = None) -> QuerySet[Order]:
     """Paid and cancelled orders (changed since ``changed_since``, if given: an old
     order cancelled today is in), oldest first, with their lines: the orders whose
     outcome the invariant checker can judge."""
@@ -148,7 +170,7 @@ def outcomes_since(*starts: datetime) -> list[Outcomes]:
     one query over the orders placed, paid or cancelled since the earliest (each
     timestamp indexed, so the cost follows the window, not the table)."""
     earliest = min(starts)
-    aggregates = {}
+    aggregates: dict[str, Count | Sum] = {}
     for n, start in enumerate(starts):
         aggregates |= {
             f"placed_{n}": Count("id", filter=Q(created_at__gte=start)),

@@ -12,7 +12,8 @@ class OrderItemInput(InputSerializer):
 
 
 class OrderInput(InputSerializer):
-    items = OrderItemInput(many=True, allow_empty=False, max_length=settings.ORDER_MAX_LINES)
+    # The ignore: the stubs do not pass many=True's list options (max_length) on.
+    items = OrderItemInput(many=True, allow_empty=False, max_length=settings.ORDER_MAX_LINES)  # type: ignore[call-arg]
     payment_token = serializers.CharField(max_length=100, default="tok_ok")
 
     def validate_items(self, items):

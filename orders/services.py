@@ -13,6 +13,7 @@ import logging
 from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.db import transaction
@@ -24,6 +25,9 @@ from project.logcontext import log_context
 
 from . import selectors
 from .models import Order, OrderLine
+
+if TYPE_CHECKING:
+    from customers.selectors import Customer
 from .signals import CancelReason, OrderCancelled, OrderPaid, OrderPlaced, PlacedLine, stream_of
 
 logger = logging.getLogger(__name__)
@@ -54,7 +58,7 @@ class LineRequest:
 
 
 @transaction.atomic
-def place_order(*, customer, lines: list[LineRequest], payment_token: str) -> Order:
+def place_order(*, customer: "Customer", lines: list[LineRequest], payment_token: str) -> Order:
     """Reserve stock and create a pending order, priced from the catalog.
 
     One transaction: products are locked in id order and their stock reserved, the
@@ -72,7 +76,7 @@ def place_order(*, customer, lines: list[LineRequest], payment_token: str) -> Or
     if total > MAX_TOTAL:
         raise OrderError(f"the order total may not exceed {MAX_TOTAL} {currency}", field="items")
     order = Order.objects.create(customer=customer, total=total, currency=currency)
-    lines = OrderLine.objects.bulk_create(
+    written = OrderLine.objects.bulk_create(
         OrderLine(
             order=order,
             product_id=r.product_id,
@@ -84,7 +88,7 @@ def place_order(*, customer, lines: list[LineRequest], payment_token: str) -> Or
         )
         for r in reserved
     )
-    _known_lines(order, lines)
+    _known_lines(order, written)
     event = events.record(
         OrderPlaced(
             order_id=order.pk,
@@ -106,8 +110,9 @@ def _known_lines(order: Order, lines: list[OrderLine]) -> None:
     fetched, so that whoever shows the order (the API's answer) does not read them
     back."""
     cached = order.lines.all()
-    cached._result_cache, cached._prefetch_done = lines, True
-    order._prefetched_objects_cache = {"lines": cached}
+    # The ignores: Django's private prefetch attributes are not in its stubs.
+    cached._result_cache, cached._prefetch_done = lines, True  # type: ignore[attr-defined]
+    order._prefetched_objects_cache = {"lines": cached}  # type: ignore[attr-defined]
 
 
 def _validated_quantities(lines: list[LineRequest]) -> dict[str, int]:
@@ -157,7 +162,7 @@ def cancel_order(*, order_id: int, reason: CancelReason) -> Order:
 
 
 @transaction.atomic
-def cancel_own_order(*, customer, order_id: int) -> Order:
+def cancel_own_order(*, customer: "Customer", order_id: int) -> Order:
     """The customer cancels their order (reason ``customer``), as ``cancel_order`` does
     it. Raises ``Order.DoesNotExist`` if it is not theirs, and ``OrderAlreadyCancelled``
     if it is cancelled already: the customer is told, not silently answered."""

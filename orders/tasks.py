@@ -2,6 +2,7 @@ from celery import shared_task
 
 from events.handlers import event_handler
 from events.models import Event
+from payments.signals import payment_captured, payment_failed
 
 from . import idempotency, services
 from .signals import CancelReason
@@ -10,13 +11,13 @@ from .signals import CancelReason
 @event_handler("orders.mark_paid", queue="orders")
 def mark_paid(event: Event) -> None:
     """payment.captured: the order becomes paid."""
-    services.mark_paid(order_id=event.data.order_id)
+    services.mark_paid(order_id=payment_captured.data_of(event).order_id)
 
 
 @event_handler("orders.cancel_declined", queue="orders")
 def cancel_declined(event: Event) -> None:
     """payment.failed: the order is cancelled and its stock released."""
-    services.cancel_order(order_id=event.data.order_id, reason=CancelReason.PAYMENT_DECLINED)
+    services.cancel_order(order_id=payment_failed.data_of(event).order_id, reason=CancelReason.PAYMENT_DECLINED)
 
 
 @shared_task(name="orders.prune_idempotency_keys", ignore_result=True)

@@ -1,4 +1,7 @@
 from collections.abc import Iterable
+from datetime import datetime
+from decimal import Decimal
+from typing import TypedDict
 
 from django.db.models import QuerySet
 
@@ -17,7 +20,20 @@ def payments_with_outcome() -> QuerySet[Payment]:
     return Payment.objects.filter(status__in=(Payment.Status.CAPTURED, Payment.Status.FAILED, Payment.Status.REFUNDED))
 
 
-def payment_details(order_id: int) -> dict | None:
+class PaymentDetails(TypedDict):
+    status: PaymentStatus
+    status_label: str
+    amount: Decimal
+    currency: str
+    gateway: str
+    charge_id: str
+    refund_id: str
+    failure_reason: str
+    updated_at: datetime
+    admin_url: str | None
+
+
+def payment_details(order_id: int) -> PaymentDetails | None:
     """The order's payment as staff pages show it (None if there is none yet)."""
     payment = Payment.objects.filter(order_id=order_id).first()
     if payment is None:

@@ -18,6 +18,8 @@ back the caller's transaction with it, without a savepoint's two extra round tri
 Called on their own, they are a transaction of their own.
 """
 
+from decimal import Decimal
+
 from django.db import transaction
 
 from events import services as events
@@ -29,7 +31,9 @@ from .models import Payment
 from .signals import PaymentCaptured, PaymentFailed, PaymentRefunded
 
 
-def _lock_payment(*, order_id: int, key: str | None = None, amount=None, currency=None) -> Payment:
+def _lock_payment(
+    *, order_id: int, key: str | None = None, amount: Decimal | None = None, currency: str | None = None
+) -> Payment:
     """The order's payment, locked; made by whichever of the charge and the settle
     comes first, for the order's total and under the order's charge key (``key``: the
     caller's, or looked up). An INSERT that does nothing if the row exists, then the
@@ -37,7 +41,7 @@ def _lock_payment(*, order_id: int, key: str | None = None, amount=None, currenc
     if key is None and not Payment.objects.filter(order_id=order_id).exists():
         key = order_selectors.charge_key_of(order_id)
     if key is not None:
-        if amount is None:
+        if amount is None or currency is None:
             amount, currency = order_selectors.amount_of(order_id)
         made = Payment(order_id=order_id, amount=amount, currency=currency, gateway=get_gateway().name, charge_key=key)
         Payment.objects.bulk_create([made], ignore_conflicts=True)
@@ -45,7 +49,9 @@ def _lock_payment(*, order_id: int, key: str | None = None, amount=None, currenc
 
 
 @transaction.atomic(savepoint=False)
-def charge_order(*, order_id: int, token: str, key: str, amount=None, currency=None) -> Payment:
+def charge_order(
+    *, order_id: int, token: str, key: str, amount: Decimal | None = None, currency: str | None = None
+) -> Payment:
     """Charge the order through the gateway and record ``payment.captured`` or
     ``payment.failed``.
 

@@ -1,5 +1,6 @@
 from events.handlers import event_handler
 from events.models import Event
+from orders.signals import order_cancelled, order_placed
 
 from . import services
 
@@ -9,7 +10,7 @@ from . import services
 @event_handler("payments.charge_order", queue="payments", max_attempts=12)
 def charge_order(event: Event) -> None:
     """order.placed: charge the order through the gateway."""
-    placed = event.data
+    placed = order_placed.data_of(event)
     services.charge_order(
         order_id=placed.order_id,
         token=placed.payment_token,
@@ -22,4 +23,4 @@ def charge_order(event: Event) -> None:
 @event_handler("payments.settle_cancelled_order", queue="payments", max_attempts=8)
 def settle_cancelled_order(event: Event) -> None:
     """order.cancelled: refund the payment if it was captured, void it if not yet."""
-    services.settle_cancelled_order(order_id=event.data.order_id, idempotency_key=str(event.key))
+    services.settle_cancelled_order(order_id=order_cancelled.data_of(event).order_id, idempotency_key=str(event.key))

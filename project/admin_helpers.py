@@ -7,6 +7,7 @@ actions, or ``save_model`` calling a service).
 
 from django.contrib import admin
 from django.db import models
+from django.http import HttpRequest
 from django.urls import NoReverseMatch, reverse
 from django.utils.html import format_html
 from django.utils.text import Truncator
@@ -15,13 +16,13 @@ from django.utils.text import Truncator
 class _NoWrites:
     """Staff may look, not touch: no add, change or delete, for superusers too."""
 
-    def has_add_permission(self, request, obj=None):
+    def has_add_permission(self, request: HttpRequest, obj: models.Model | None = None) -> bool:
         return False
 
-    def has_change_permission(self, request, obj=None):
+    def has_change_permission(self, request: HttpRequest, obj: models.Model | None = None) -> bool:
         return False
 
-    def has_delete_permission(self, request, obj=None):
+    def has_delete_permission(self, request: HttpRequest, obj: models.Model | None = None) -> bool:
         return False
 
 
@@ -43,7 +44,7 @@ def admin_url(obj: models.Model) -> str | None:
         return None
 
 
-def admin_link(obj: models.Model | None, text: str | None = None):
+def admin_link(obj: models.Model | None, text: str | None = None) -> str:
     """An escaped link to ``obj``'s admin page (plain escaped text if it has none)."""
     if obj is None:
         return "—"

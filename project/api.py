@@ -92,12 +92,12 @@ def json_type_errors(field, value):
     if isinstance(field, serializers.Serializer):
         if not isinstance(value, dict):
             return None  # DRF: "Invalid data. Expected a dictionary"
-        errors = {
+        field_errors = {
             name: error
             for name, child in field.fields.items()
             if not child.read_only and name in value and (error := json_type_errors(child, value[name]))
         }
-        return errors or None
+        return field_errors or None
     for field_class, types, what in JSON_TYPES:
         if isinstance(field, field_class):
             if not isinstance(value, types) or (isinstance(value, bool) and bool not in types):

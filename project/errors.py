@@ -61,7 +61,7 @@ def _messages(value) -> list | dict:
 
 
 def error_body(code: str, message: str, fields: dict | None = None) -> dict:
-    error = {"code": code, "message": message}
+    error: dict[str, object] = {"code": code, "message": message}
     if fields:
         error["fields"] = fields
     return {"error": error}

@@ -25,6 +25,7 @@ Schemathesis's stateful phase follows them.
 """
 
 from types import SimpleNamespace
+from typing import Any, cast
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AnonymousUser
@@ -34,6 +35,7 @@ from drf_spectacular.utils import OpenApiResponse
 from rest_framework import exceptions, serializers
 from rest_framework.authentication import SessionAuthentication
 from rest_framework.permissions import SAFE_METHODS
+from rest_framework.request import Request
 
 ERROR_COMPONENT = "Error"
 ERROR_SCHEMA = {
@@ -121,7 +123,8 @@ class ApiSchema(AutoSchema):
     # --- who may call ----------------------------------------------------------------
     def _permits(self, user) -> bool:
         """Whether the view's permissions let ``user`` make this call."""
-        probe = SimpleNamespace(method=self.method, user=user, auth=None, query_params={}, data={})
+        # A stand-in request: the permission classes read no more of it than this.
+        probe = cast(Request, SimpleNamespace(method=self.method, user=user, auth=None, query_params={}, data={}))
         return all(p.has_permission(probe, self.view) for p in self.view.get_permissions())
 
     def _anonymous_allowed(self) -> bool:
@@ -197,7 +200,7 @@ class ApiSchema(AutoSchema):
         self.registry.register_on_missing(component)
         return component.ref
 
-    def _invalid_input_example(self) -> tuple[str, dict]:
+    def _invalid_input_example(self) -> tuple[str, dict[str, list[str]]]:
         """A 400 naming the first input of this operation: a body field or a parameter."""
         names = [p["name"] for p in self._declared_parameters() if p["in"] in ("query", "header")]
         serializer = self.get_request_serializer() if self.method in ("POST", "PUT", "PATCH") else None
@@ -209,7 +212,8 @@ class ApiSchema(AutoSchema):
     def _error_response(self, status: int, reasons: list[str], code: str | None = None) -> dict:
         if status == 414:
             return {"description": reasons[0], "content": {"text/html": {"schema": {"type": "string"}}}}
-        code = code or ERRORS.get(status, ("", "error"))[1]
+        code = code or ERRORS.get(status, ("", "error"))[1] or "error"
+        fields: dict[str, list[str]] | None
         if code == "invalid":
             message, fields = self._invalid_input_example()
         else:
@@ -293,13 +297,30 @@ ORDER = {"order_id": "$response.body#/id"}
 FIRST_ORDER = {"order_id": "$response.body#/results/0/id"}
 PRODUCT = {"sku": "$response.body#/sku"}
 FIRST_PRODUCT = {"sku": "$response.body#/results/0/sku"}
+WEBHOOK = {"webhook_id": "$response.body#/id"}
+FIRST_WEBHOOK = {"webhook_id": "$response.body#/results/0/id"}
+
+
+def webhook_links(prefix: str, webhook: dict) -> dict:
+    return {
+        f"{prefix}Webhook": ("v1_webhooks_retrieve", webhook, None),
+        f"Change{prefix}Webhook": ("v1_webhooks_partial_update", webhook, None),
+        f"Rotate{prefix}WebhookSecret": ("v1_webhooks_rotate_secret_create", webhook, None),
+        f"{prefix}WebhookDeliveries": ("v1_webhooks_deliveries_list", webhook, None),
+        f"Delete{prefix}Webhook": ("v1_webhooks_destroy", webhook, None),
+    }
 
 
 def order_of_one(sku: str) -> dict:
     return {"items": [{"sku": sku, "quantity": 1}], "payment_token": "tok_ok"}
 
 
-LINKS = {
+# A link: (target operation, its parameters, its request body), each runtime expression.
+Link = tuple[str, dict[str, str] | None, dict[str, Any] | None]
+
+LINKS: dict[tuple[str, str], dict[str, Link]] = {
+    ("v1_webhooks_create", "201"): webhook_links("New", WEBHOOK),
+    ("v1_webhooks_list", "200"): webhook_links("First", FIRST_WEBHOOK),
     ("v1_auth_register_create", "201"): {
         "SignIn": (
             "v1_auth_token_create",
@@ -373,7 +394,7 @@ def add_links(result, generator, request, public):
         for name, (target, parameters, body) in links.items():
             if target not in operations:
                 raise KeyError(f"link {name} from {source}: no operation {target}")
-            link = {"operationId": target}
+            link: dict[str, object] = {"operationId": target}
             if parameters:
                 link["parameters"] = parameters
             if body:

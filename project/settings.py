@@ -85,6 +85,7 @@ INSTALLED_APPS = [
     "payments",
     "notifications",
     "audit",
+    "webhooks",
     "support",
 ]
 
@@ -357,7 +358,8 @@ CELERY_TASK_DEFAULT_QUEUE = "events"
 # One queue per domain so each can be scaled on its own machines; a plain
 # `celery -A project worker` consumes all of them, `-Q payments` only one.
 CELERY_TASK_QUEUES = [
-    Queue(name, routing_key=name) for name in ("events", "orders", "payments", "notifications", "loyalty", "support")
+    Queue(name, routing_key=name)
+    for name in ("events", "orders", "payments", "notifications", "loyalty", "webhooks", "support")
 ]
 # A task sent without a queue (from a shell, by an old caller) still goes to its domain's.
 CELERY_TASK_ROUTES = {
@@ -368,6 +370,7 @@ CELERY_TASK_ROUTES = {
     "customers.*": {"queue": "loyalty"},
     "support.answer_question": {"queue": "support"},  # slow model calls never hold payments
     "support.*": {"queue": "events"},  # housekeeping (the stalled-question sweep)
+    "webhooks.*": {"queue": "webhooks"},
     "users.*": {"queue": "events"},  # housekeeping: the relay's queue, always consumed
     "audit.*": {"queue": "events"},
 }
@@ -418,6 +421,12 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": timedelta(days=1),
         "options": {"queue": "events", "expires": 3600},
     },
+    # Sends the webhook deliveries whose next attempt is due (webhooks.services.sweep).
+    "webhooks.sweep": {
+        "task": "webhooks.sweep",
+        "schedule": timedelta(seconds=env.float("WEBHOOKS_SWEEP_INTERVAL", default=5.0)),
+        "options": {"queue": "webhooks", "expires": 30},
+    },
     "support.hand_over_stalled": {
         "task": "support.hand_over_stalled",
         "schedule": timedelta(seconds=env.float("SUPPORT_SWEEP_INTERVAL", default=60.0)),
@@ -456,6 +465,28 @@ EVENTS_MAX_RESENDS = env.int("EVENTS_MAX_RESENDS", default=10)
 # Dispatched events whose every handler run is done or skipped are deleted, with their
 # runs, this many days after they occurred (hourly, by the periodic task events.prune).
 EVENTS_RETENTION_DAYS = env.float("EVENTS_RETENTION_DAYS", default=30.0)
+
+# --- Webhooks (webhooks/) ----------------------------------------------------------------
+# Targets must be public https addresses; true allows loopback, private ranges and plain
+# http (tests, private networks).
+WEBHOOKS_ALLOW_PRIVATE_TARGETS = env.bool("WEBHOOKS_ALLOW_PRIVATE_TARGETS", default=False)
+# After a secret rotation the previous secret still signs (beside the new one) this long.
+WEBHOOK_SECRET_OVERLAP = timedelta(hours=env.float("WEBHOOK_SECRET_OVERLAP_HOURS", default=24.0))
+# Seconds before each attempt (Standard Webhooks' schedule, about three days); a delivery
+# whose last attempt fails is given up (failed). Each delay gets +-10 % jitter.
+_STANDARD_WEBHOOKS_SCHEDULE = ["0", "5", "300", "1800", "7200", "18000", "36000", "50400", "72000", "86400"]
+WEBHOOKS_RETRY_SCHEDULE = [float(s) for s in env.list("WEBHOOKS_RETRY_SCHEDULE", default=_STANDARD_WEBHOOKS_SCHEDULE)]
+# A retry due within this many seconds is also sent as a countdown message (no wait for
+# the sweep); longer ones wait on the row for the sweep (a broker holding a message
+# longer than Redis's visibility timeout would deliver it twice).
+WEBHOOKS_COUNTDOWN_MAX = env.float("WEBHOOKS_COUNTDOWN_MAX", default=60.0)
+# The most a receiver's Retry-After (on 429, 502, 503, 504) may put off the next attempt.
+WEBHOOKS_RETRY_AFTER_MAX = env.float("WEBHOOKS_RETRY_AFTER_MAX", default=86400.0)
+# PEM file of the certificate authorities a target's certificate must chain to (a
+# private network's own CA); empty: the system's.
+WEBHOOKS_CA_BUNDLE = env.str("WEBHOOKS_CA_BUNDLE", default="")
+WEBHOOKS_CONNECT_TIMEOUT = env.float("WEBHOOKS_CONNECT_TIMEOUT", default=5.0)
+WEBHOOKS_READ_TIMEOUT = env.float("WEBHOOKS_READ_TIMEOUT", default=15.0)
 
 # --- Invariant checker (audit.invariants) ----------------------------------------------
 # A handler run still open this long past its deadline means the relay is not re-sending.

@@ -15,6 +15,7 @@ every request, grows with the rate allowed (a thousand entries for 1000/min).
 
 import math
 
+from django.core.exceptions import ImproperlyConfigured
 from rest_framework import throttling
 from rest_framework.permissions import SAFE_METHODS
 from rest_framework.settings import api_settings
@@ -24,8 +25,13 @@ class _RatesFromSettings:
     """DRF copies the rates when it is imported; read them when a request comes instead,
     so that changed settings (a test's) are the ones in force."""
 
-    def get_rate(self):
-        return api_settings.DEFAULT_THROTTLE_RATES[self.scope]
+    scope: str | None
+
+    def get_rate(self) -> str | None:
+        if self.scope is None:  # as DRF's own get_rate says
+            raise ImproperlyConfigured(f"You must set either `.scope` or `.rate` for '{type(self).__name__}' throttle")
+        rate = api_settings.DEFAULT_THROTTLE_RATES[self.scope]
+        return None if rate is None else str(rate)  # "100/min": the stubs have the rates as numbers
 
 
 class SlidingWindowThrottle(throttling.SimpleRateThrottle):
@@ -36,6 +42,10 @@ class SlidingWindowThrottle(throttling.SimpleRateThrottle):
     (the usual approximation: exact for evenly spread calls, never more than one
     window's worth off). Like DRF's, the read and the write are not one atomic step:
     two calls of one caller at the same instant may both pass at the limit."""
+
+    # Set by SimpleRateThrottle.__init__ from the rate (parse_rate); the stubs leave them out.
+    num_requests: int
+    duration: int
 
     def allow_request(self, request, view):
         if self.rate is None:

@@ -9,6 +9,7 @@ from notifications.controllers import NotificationListApi, NotificationReadApi
 from orders.controllers import OrderCancelApi, OrderDetailApi, OrderEventsApi, OrderListApi
 from support.controllers import QuestionDetailApi, QuestionListApi
 from users.controllers import LogoutApi, MeApi, RegisterApi, TokenApi, TokenDetailApi, TokenListApi
+from webhooks.controllers import WebhookDeliveriesApi, WebhookDetailApi, WebhookListApi, WebhookRotateSecretApi
 
 from . import errors, ops
 from .converters import SkuConverter
@@ -33,6 +34,10 @@ api_v1 = [
     path("notifications/<int:notification_id>/read", NotificationReadApi.as_view(), name="notification-read"),
     path("support/questions", QuestionListApi.as_view(), name="question-list"),
     path("support/questions/<int:question_id>", QuestionDetailApi.as_view(), name="question-detail"),
+    path("webhooks", WebhookListApi.as_view(), name="webhook-list"),
+    path("webhooks/<int:webhook_id>", WebhookDetailApi.as_view(), name="webhook-detail"),
+    path("webhooks/<int:webhook_id>/rotate-secret", WebhookRotateSecretApi.as_view(), name="webhook-rotate-secret"),
+    path("webhooks/<int:webhook_id>/deliveries", WebhookDeliveriesApi.as_view(), name="webhook-deliveries"),
 ]
 
 urlpatterns = [

@@ -8,6 +8,7 @@ tools; whatever it answers is shown to the customer as text and changes nothing.
 """
 
 import json
+from typing import Any
 
 from customers import selectors as customer_selectors
 from orders import selectors as order_selectors
@@ -16,7 +17,7 @@ from orders.signals import CancelReason
 from .providers import Prompt
 
 # How the desk words each reason to the customer who asks.
-CANCEL_REASONS = {
+CANCEL_REASONS: dict[str, str] = {
     CancelReason.PAYMENT_DECLINED: "the payment was declined",
     CancelReason.CUSTOMER: "you cancelled it",
     CancelReason.STAFF: "our staff cancelled it",
@@ -37,7 +38,7 @@ answer, and nothing else. Never invent order numbers, amounts, dates or policies
 def build(question) -> Prompt:
     """The prompt for ``question`` (a ``support.models.Question``)."""
     customer = question.customer
-    facts = {"points": customer_selectors.points_balance(customer), "order": None}
+    facts: dict[str, Any] = {"points": customer_selectors.points_balance(customer), "order": None}
     if question.order_id is not None:
         order = order_selectors.order_of(customer, question.order_id)
     else:

@@ -1,4 +1,5 @@
 from datetime import datetime
+from typing import TYPE_CHECKING, Any
 
 from django.db.models import Count, F, Q, QuerySet, Sum
 from django.utils import timezone
@@ -7,18 +8,21 @@ from events import selectors as event_selectors
 
 from .models import Question
 
+if TYPE_CHECKING:
+    from customers.selectors import Customer
+
 ANSWER_HANDLER = "support.answer_question"
 ANSWERED = "support.question_answered"
 
 
-def questions_of(customer) -> QuerySet[Question]:
+def questions_of(customer: "Customer | None") -> QuerySet[Question]:
     """The customer's questions, newest first; none for no customer (a staff account)."""
     if customer is None:
         return Question.objects.none()
     return Question.objects.filter(customer=customer).order_by("-created_at", "-id")
 
 
-def question_of(customer, question_id: int) -> Question | None:
+def question_of(customer: "Customer | None", question_id: int) -> Question | None:
     return questions_of(customer).filter(pk=question_id).first()
 
 
@@ -68,7 +72,7 @@ def answers_out_of_line(*, answered_since: datetime) -> list[tuple[int, int]]:
     return sorted(found)
 
 
-def figures_by_provider() -> list[dict]:
+def figures_by_provider() -> list[dict[str, Any]]:
     """Per provider, of the model calls that answered (questions are never deleted, so
     these only grow): how many, their total latency and tokens (``/metrics``)."""
     return list(

@@ -1,8 +1,13 @@
+from typing import TYPE_CHECKING
+
 from rest_framework import serializers
 
 from project.api import InputSerializer
 
 from .models import Question
+
+if TYPE_CHECKING:
+    from orders.selectors import Order
 
 MAX_QUESTION = 2000
 
@@ -19,7 +24,9 @@ class QuestionInput(InputSerializer):
 
 
 class QuestionOutput(serializers.ModelSerializer):
-    order = serializers.PrimaryKeyRelatedField(source="order_id", read_only=True, allow_null=True)
+    order: "serializers.PrimaryKeyRelatedField[Order]" = serializers.PrimaryKeyRelatedField(
+        source="order_id", read_only=True, allow_null=True
+    )
     answer = serializers.SerializerMethodField()
 
     class Meta:

@@ -9,7 +9,8 @@ or not at all, so a retried or redelivered run records the answer once.
 import logging
 import re
 import time
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.db import transaction
@@ -22,6 +23,9 @@ from . import prompts, selectors
 from .models import Question
 from .providers import ProviderError, get_provider
 from .signals import QuestionAnswered, QuestionAsked, QuestionClosed, QuestionHandedOver
+
+if TYPE_CHECKING:
+    from customers.selectors import Customer
 
 logger = logging.getLogger(__name__)
 
@@ -42,7 +46,7 @@ class QuestionNotOpen(SupportError):
 
 
 @transaction.atomic
-def ask(*, customer, question: str, order_id: int | None = None) -> Question:
+def ask(*, customer: "Customer", question: str, order_id: int | None = None) -> Question:
     """Record the customer's question and ``support.question_asked``, in one transaction.
 
     ``order_id`` must name one of the customer's orders (``NoSuchOrder`` otherwise, the
@@ -151,7 +155,7 @@ def hand_over(*, question_id: int, reason: str) -> bool:
     return True
 
 
-def hand_over_stalled(*, now=None) -> int:
+def hand_over_stalled(*, now: datetime | None = None) -> int:
     """Hand to staff every question no handler will answer: its answering run failed
     for good (a dead letter: e.g. the worker died on every attempt), or it is older
     than ``SUPPORT_ANSWER_DEADLINE``. One transaction per question; returns how many."""
@@ -167,7 +171,7 @@ def hand_over_stalled(*, now=None) -> int:
 ORDER_IN_TEXT = re.compile(r"(?:order\s*(?:number|no\.?)?\s*#?|#)\s*(\d{1,18})\b", re.IGNORECASE)
 
 
-def _order_named_in(customer, text: str) -> int | None:
+def _order_named_in(customer: "Customer", text: str) -> int | None:
     for match in ORDER_IN_TEXT.finditer(text):
         order = order_selectors.order_of(customer, int(match.group(1)))
         if order is not None:
@@ -181,23 +185,18 @@ def _answered(question: Question, *, answer: str, by_staff: int | None = None) -
     question.answer = answer
     question.answered_at = timezone.now()
     question.save()
-    if by_staff is None:
-        figures = dict(
-            provider=question.provider,
-            model=question.model,
-            latency_ms=question.latency_ms or 0,
-            prompt_tokens=question.prompt_tokens,
-            completion_tokens=question.completion_tokens,
-        )
-    else:
-        figures = dict(provider="staff", model="", latency_ms=by_staff, prompt_tokens=0, completion_tokens=0)
+    staff = by_staff is not None
     events.record(
         QuestionAnswered(
             question_id=question.pk,
             customer_id=question.customer_id,
             order_id=question.order_id,
             answer=answer,
-            **figures,
+            provider="staff" if staff else question.provider,
+            model="" if staff else question.model,
+            latency_ms=by_staff if by_staff is not None else question.latency_ms or 0,
+            prompt_tokens=0 if staff else question.prompt_tokens,
+            completion_tokens=0 if staff else question.completion_tokens,
         )
     )
     return question

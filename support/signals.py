@@ -19,8 +19,9 @@ class QuestionEventType(EventType):
         super().__init__(name, payload, stream="question", doc=doc.strip(), **kwargs)
 
     def stream_of(self, data: Payload) -> str:
-        if data.order_id is not None:
-            return order_stream(data.order_id)
+        order_id = getattr(data, "order_id", None)
+        if order_id is not None:
+            return order_stream(order_id)
         return super().stream_of(data)
 
 

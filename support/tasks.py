@@ -5,6 +5,7 @@ from events.handlers import event_handler
 from events.models import Event
 
 from . import services
+from .signals import question_asked
 
 
 @event_handler(
@@ -18,7 +19,7 @@ def answer_question(event: Event) -> None:
     """support.question_asked: ask the model (its own queue, so a slow model never
     holds payments), record the answer or hand the question to staff."""
     services.answer_question(
-        question_id=event.data.question_id,
+        question_id=question_asked.data_of(event).question_id,
         request_id=str(event.key),
         last_attempt=(event.attempt or 1) >= answer_question.spec.max_attempts,
     )

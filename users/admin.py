@@ -16,7 +16,8 @@ EMAIL_TAKEN = "A user with that email address already exists."
 
 
 class StaffUserCreationForm(AdminUserCreationForm):
-    class Meta(AdminUserCreationForm.Meta):
+    # The ignores: django-stubs do not declare the forms' Meta, which Django has.
+    class Meta(AdminUserCreationForm.Meta):  # type: ignore[name-defined]
         model = User
         fields = ("username", "email")
 
@@ -29,7 +30,7 @@ class StaffUserCreationForm(AdminUserCreationForm):
 
 
 class StaffUserChangeForm(UserChangeForm):
-    class Meta(UserChangeForm.Meta):
+    class Meta(UserChangeForm.Meta):  # type: ignore[name-defined]
         model = User
 
     def clean_email(self):

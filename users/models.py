@@ -8,7 +8,8 @@ class User(AbstractUser):
 
     email = models.EmailField("email address")
 
-    class Meta(AbstractUser.Meta):
+    # The ignore: django-stubs do not declare AbstractUser.Meta, which Django has.
+    class Meta(AbstractUser.Meta):  # type: ignore[name-defined]
         constraints = [
             models.UniqueConstraint(Lower("username"), name="user_username_unique_ci"),
             models.UniqueConstraint(Lower("email"), name="user_email_unique_ci"),

@@ -1,7 +1,8 @@
 from django.db.models import QuerySet
 
 from . import tokens
-from .models import ApiToken, User
+from .models import ApiToken
+from .models import User as User  # re-exported: the type other apps annotate an account with
 
 
 def email_taken(email: str, *, other_than: User | None = None) -> bool:

@@ -13,9 +13,11 @@ import logging
 import signal
 import threading
 import time
+from argparse import ArgumentParser
+from types import FrameType
 
 from django.conf import settings
-from django.core.management.base import CommandError
+from django.core.management.base import BaseCommand, CommandError
 from django.db import close_old_connections
 
 from events import services, wakeup
@@ -23,7 +25,7 @@ from events import services, wakeup
 logger = logging.getLogger("events.relay")
 
 
-def add_arguments(parser) -> None:
+def add_arguments(parser: ArgumentParser) -> None:
     parser.add_argument("--loop", action="store_true", help="Keep relaying until SIGTERM or SIGINT.")
     parser.add_argument(
         "--interval",
@@ -44,7 +46,7 @@ def describe(report: services.RelayReport) -> str:
     return text
 
 
-def run(command, *, loop: bool, interval: float, verbosity: int = 1) -> None:
+def run(command: BaseCommand, *, loop: bool, interval: float, verbosity: int = 1) -> None:
     if interval <= 0:
         raise CommandError("--interval must be a positive number of seconds")
     if not loop:
@@ -52,7 +54,7 @@ def run(command, *, loop: bool, interval: float, verbosity: int = 1) -> None:
         return
     stop = threading.Event()
 
-    def request_stop(signum, frame):
+    def request_stop(signum: int, frame: FrameType | None) -> None:
         stop.set()
 
     previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGTERM, signal.SIGINT)}

@@ -31,6 +31,7 @@ Guarantees:
 
 import logging
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
@@ -40,7 +41,7 @@ from project.faults import crash_point
 from project.logcontext import log_context, order_id_of
 
 from .. import claims
-from ..handlers import backoff
+from ..handlers import HandlerTask, backoff, is_handler_task
 from ..models import Event, HandlerRun
 from .sending import BROKER_ERRORS, publish_batch, reopen
 
@@ -59,7 +60,7 @@ class DispatchReport:
 class _Claim:
     event_id: int
     stream: str
-    tasks: list = field(default_factory=list)  # the handler tasks to publish
+    tasks: list[HandlerTask] = field(default_factory=list)  # the handler tasks to publish
 
 
 def dispatch_pending(*, limit: int | None = None) -> DispatchReport:
@@ -107,10 +108,10 @@ def _claim(*, limit: int, ids: list[int] | None, report: DispatchReport) -> list
     """Step 1: claim the events (one statement), fan them out, write their runs (one
     INSERT)."""
     now = timezone.now()
-    until = now + timezone.timedelta(seconds=settings.EVENTS_DISPATCH_LEASE)
+    until = now + timedelta(seconds=settings.EVENTS_DISPATCH_LEASE)
     batch = claims.claim_events(now=now, until=until, limit=limit, ids=ids)
     report.claimed = len(batch)
-    fanned_out: list[tuple[Event, list]] = []
+    fanned_out: list[tuple[Event, list[HandlerTask]]] = []
     for event in batch:
         try:
             fanned_out.append((event, _handlers_of(event)))
@@ -121,13 +122,22 @@ def _claim(*, limit: int, ids: list[int] | None, report: DispatchReport) -> list
         return _open_runs(fanned_out, now=now)
 
 
-def _handlers_of(event: Event) -> list:
+def _handlers_of(event: Event) -> list[HandlerTask]:
     """The handler tasks the event's receivers answer with (``Signal.send`` returns
     each receiver's answer); a receiver that wants nothing run answers None."""
-    return [task for _, task in event.event_type.send(sender=Event, event=event) if task is not None]
+    tasks = []
+    for receiver, answer in event.event_type.send(sender=Event, event=event):
+        if answer is None:
+            continue
+        if not is_handler_task(answer):
+            # Only subscribe() connects receivers: anything else is a bug, and fails
+            # this event's fan-out (kept undispatched, with the error) like any other.
+            raise TypeError(f"receiver {receiver!r} answered {answer!r}, not an @event_handler task")
+        tasks.append(answer)
+    return tasks
 
 
-def _open_runs(fanned_out: list[tuple[Event, list]], *, now) -> list[_Claim]:
+def _open_runs(fanned_out: list[tuple[Event, list[HandlerTask]]], *, now: datetime) -> list[_Claim]:
     """Write the handler runs of a batch and say what to publish.
 
     An event claimed for the first time has no runs yet (the usual case): its runs
@@ -177,7 +187,7 @@ def _fan_out_failed(event: Event, exc: Exception) -> None:
     delay = backoff(attempts)
     error = f"{type(exc).__name__}: {exc}"[:2000]
     Event.objects.filter(pk=event.pk).update(
-        last_dispatch_error=error, next_dispatch_at=timezone.now() + timezone.timedelta(seconds=delay)
+        last_dispatch_error=error, next_dispatch_at=timezone.now() + timedelta(seconds=delay)
     )
     with log_context(event_id=event.pk, order_id=order_id_of(event.stream)):
         logger.error(

@@ -13,10 +13,10 @@ task ``events.relay`` both run it.
 """
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
 
-from celery import current_app
 from django.conf import settings
 from django.db import transaction
 from django.db.models import F
@@ -25,6 +25,7 @@ from django.utils import timezone
 from project.logcontext import bind, log_context, order_id_of
 
 from .. import selectors
+from ..handlers import handler_task
 from ..models import HandlerRun
 from .dispatch import dispatch_pending
 from .sending import BROKER_ERRORS, publish, reopen
@@ -74,7 +75,7 @@ def resend_now(run_ids: list[int]) -> RelayReport:
     return _send_each([("resent", send_again, run_id) for run_id in run_ids], RelayReport())
 
 
-def _send_each(work: list, report: RelayReport) -> RelayReport:
+def _send_each(work: list[tuple[str, Callable[[int], bool], int]], report: RelayReport) -> RelayReport:
     """Run each ``(counter, action, id)``, counting what it did into ``report``. A
     broker error ends the batch (every other publish would fail alike); any other
     error concerns that one item: it is logged and skipped."""
@@ -114,7 +115,7 @@ def _resend(run_id: int, *, only_overdue: bool) -> bool:
         if only_overdue and run.resends >= settings.EVENTS_MAX_RESENDS:
             return False  # the relay's to give up on, not to send once more
         bind(event_id=run.event_id, handler=run.handler, order_id=order_id_of(run.event.stream))
-        task = current_app.tasks.get(run.handler)
+        task = handler_task(run.handler)
         if task is None:
             # Its handler was removed from the code: nothing will ever run it.
             _dead_letter(run, f"no task named {run.handler} is registered")
@@ -161,7 +162,7 @@ def give_up(run_id: int) -> bool:
         )
         if run is None:
             return False
-        task = current_app.tasks.get(run.handler)
+        task = handler_task(run.handler)
         queue = f"queue {task.spec.queue!r}" if task is not None else "its queue"
         error = (
             f"gave up: sent {run.enqueued} times ({run.resends} re-sends in a row) and never taken by a worker "

@@ -11,7 +11,9 @@ returns once the message is stored, and the batch goes over one pooled connectio
 import contextlib
 import threading
 import time
+from typing import TYPE_CHECKING, Any
 
+import amqp
 from celery import current_app
 from django.conf import settings
 from django.utils import timezone
@@ -21,17 +23,22 @@ from project.faults import publish_copies
 
 from ..models import HandlerRun, task_id_for
 
+if TYPE_CHECKING:
+    from kombu import Producer
+
+    from ..handlers import HandlerSpec, HandlerTask
+
 # What a publish raises when the broker cannot be reached.
 BROKER_ERRORS = (BrokerOperationalError, ConnectionError, OSError)
 
 
-def publish(task, event_id: int, *, producer=None, **options) -> None:
+def publish(task: "HandlerTask", event_id: int, *, producer: "Producer | None" = None, **options: Any) -> None:
     """Send the run's task. Its id is deterministic, ``<event id>:<handler>``, so the
     broker, the logs and the admin name the same run."""
     # More than once only in fault tests: every message delivered twice (project/faults.py).
     for _ in range(publish_copies()):
         task.apply_async(
-            args=[event_id],
+            args=(event_id,),
             task_id=task_id_for(event_id, task.name),
             queue=task.spec.queue,
             producer=producer,
@@ -39,7 +46,7 @@ def publish(task, event_id: int, *, producer=None, **options) -> None:
         )
 
 
-def publish_batch(sends: list[tuple[object, int]]) -> None:
+def publish_batch(sends: list[tuple["HandlerTask", int]]) -> None:
     """Publish every ``(task, event id)``; return once the broker has them all. Raises
     one of ``BROKER_ERRORS`` if it could not be reached or refused one: then any of
     them may have gone or not, and sending them again is harmless."""
@@ -75,19 +82,23 @@ class _ConfirmedLink:
         self.connection = app.connection_for_write(transport_options=options)
         try:
             self.connection.ensure_connection(max_retries=1)
-            self.channel = self.connection.channel()
+            channel = self.connection.channel()
+            if not isinstance(channel, amqp.Channel):
+                raise TypeError(f"publisher confirms need an AMQP channel, not {type(channel).__name__}")
+            self.channel = channel
             self.channel.confirm_select()
         except Exception:
             self.connection.release()
             raise
-        self.channel.events["basic_ack"].add(self._acked)
-        self.channel.events["basic_nack"].add(self._nacked)
+        # The ignores: amqp's stubs leave out Channel.events (its callbacks by method).
+        self.channel.events["basic_ack"].add(self._acked)  # type: ignore[attr-defined]
+        self.channel.events["basic_nack"].add(self._nacked)  # type: ignore[attr-defined]
         self.producer = app.amqp.Producer(self.channel)
         self.published = 0  # delivery tags run from 1, one per message on the channel
         self.unconfirmed: set[int] = set()
         self.refused = 0
 
-    def publish(self, sends: list[tuple[object, int]]) -> None:
+    def publish(self, sends: list[tuple["HandlerTask", int]]) -> None:
         try:
             for task, event_id in sends:
                 for _ in range(publish_copies()):
@@ -127,7 +138,7 @@ class _ConfirmedLink:
             self.connection.release()
 
 
-def reopen(run: HandlerRun, spec) -> None:
+def reopen(run: HandlerRun, spec: "HandlerSpec") -> None:
     """Count one more send of an open run and set when the relay may send it again:
     one lease after a first send, and each re-send in a row waits twice as long as the
     last (up to 32 leases), so runs stuck behind a backlog, or on a queue nobody

@@ -57,7 +57,7 @@ def alerts() -> list[Alert]:
             Alert(
                 f"The invariant check of {timezone.localtime(report.ran_at):%Y-%m-%d %H:%M} found "
                 f"{len(report.findings)} problem{'s' if len(report.findings) != 1 else ''}",
-                admin_url(report),
+                admin_url(report) or "",
             )
         )
     return found

@@ -7,6 +7,7 @@ screen reader says).
 """
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from django.utils.html import escape, format_html
@@ -19,7 +20,7 @@ LEFT, RIGHT, TOP, BOTTOM = 44, 10, 12, 26
 @dataclass(frozen=True)
 class Series:
     name: str
-    values: list[float]
+    values: Sequence[float]
 
 
 def _html(template: str, *args) -> SafeString:

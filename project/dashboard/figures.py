@@ -70,7 +70,7 @@ def dashboard(now: datetime | None = None) -> Dashboard:
             for handler, count in sorted(event_selectors.failed_runs_by_handler().items())
         ],
         invariants=report,
-        invariants_url=admin_url(report) if report else "",
+        invariants_url=(admin_url(report) or "") if report else "",
         charts=_charts(now),
     )
 

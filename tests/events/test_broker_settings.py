@@ -18,7 +18,7 @@ from events.handlers import handler_specs
 from project.celery import app as celery_app
 
 ROOT = Path(__file__).resolve().parents[2]
-DOMAIN_QUEUES = {"events", "orders", "payments", "notifications", "loyalty", "support"}
+DOMAIN_QUEUES = {"events", "orders", "payments", "notifications", "loyalty", "webhooks", "support"}
 
 
 @pytest.mark.skipif(
@@ -69,6 +69,7 @@ def test_each_domain_has_its_queue_and_each_task_goes_to_its_domains():
         "notifications.support_answered": "notifications",
         "notifications.support_handed_over": "notifications",
         "support.answer_question": "support",
+        "webhooks.fan_out": "webhooks",
     }
     periodic = {
         "events.relay": "events",
@@ -78,6 +79,7 @@ def test_each_domain_has_its_queue_and_each_task_goes_to_its_domains():
         "orders.cancel_unpaid_orders": "orders",
         "users.purge_expired_tokens": "events",
         "support.hand_over_stalled": "events",
+        "webhooks.sweep": "webhooks",
     }
     # (Tests declare handlers of their own; the shop's are the ones not named tests.*.)
     specs = {spec.name: spec.queue for spec in handler_specs() if not spec.name.startswith("tests.")}
@@ -85,7 +87,7 @@ def test_each_domain_has_its_queue_and_each_task_goes_to_its_domains():
     assert specs == expected
     assert {spec.queue for spec in handler_specs()} <= DOMAIN_QUEUES
     # Sent without a queue (a shell, an old caller), a task still lands on its domain's.
-    every_task = expected | periodic
+    every_task = expected | periodic | {"webhooks.deliver": "webhooks"}
     assert {name: router.route({}, name)["queue"].name for name in every_task} == every_task
     beat = django_settings.CELERY_BEAT_SCHEDULE
     assert {entry["task"]: entry["options"]["queue"] for entry in beat.values()} == periodic

@@ -84,3 +84,22 @@ def test_an_order_cancelled_event_of_v1_is_read_with_its_reason_as_one_of_the_re
 
     assert v1.data.reason is CancelReason.PAYMENT_DECLINED
     assert v1.event_type.version == 2
+
+
+def test_a_handler_reads_the_payload_typed_by_its_event_type_and_an_event_of_another_type_is_refused(
+    parcel_shipped,
+):
+    from orders.signals import order_paid
+
+    shipped = Event(
+        type="tests.parcel_shipped",
+        version=2,
+        stream="parcel:4",
+        payload={"parcel_id": 4, "weight": "0.5", "carrier": "DHL"},
+    )
+
+    parcel = parcel_shipped.data_of(shipped)
+    assert parcel == Parcel(parcel_id=4, weight=Decimal("0.5"), carrier="DHL")
+    assert parcel.weight == Decimal("0.5")
+    with pytest.raises(TypeError, match=r"is tests\.parcel_shipped, not order\.paid"):
+        order_paid.data_of(shipped)

@@ -19,17 +19,20 @@ import getpass
 import json
 import typing
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.conf import settings
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.db.models import QuerySet
 
 from events import asyncapi, schema_lock, selectors, services, types
 from events.management import relay
+from events.models import HandlerRun
 from events.subscriptions import subscriptions_of
 from project.durations import duration_argument, parse_since
 
 
-def _fields(event_type) -> str:
+def _fields(event_type: types.EventType[types.Payload]) -> str:
     """The payload's fields and their types, e.g. ``order_id: int, total: Decimal``."""
     described = []
     for name, field in event_type.payload.model_fields.items():
@@ -38,7 +41,7 @@ def _fields(event_type) -> str:
     return ", ".join(described)
 
 
-def _type_name(annotation) -> str:
+def _type_name(annotation: object) -> str:
     """``tuple[PlacedLine, ...]``, ``Decimal``, ``int``: as it is written in the payload."""
     if annotation is Ellipsis:
         return "..."
@@ -55,7 +58,7 @@ def known_handlers() -> list[str]:
 class Command(BaseCommand):
     help = "The event machinery: `catalog` of event types and handlers, `relay`, `retry --failed`."
 
-    def add_arguments(self, parser):
+    def add_arguments(self, parser: CommandParser) -> None:
         sub = parser.add_subparsers(dest="action", required=True, metavar="{catalog,schemas,relay,retry,skip,prune}")
         catalog = sub.add_parser("catalog", help="Print every event type, its payload fields and its handlers.")
         catalog.add_argument(
@@ -107,7 +110,7 @@ class Command(BaseCommand):
         prune.add_argument("--dry-run", action="store_true", help="Count what would go, delete nothing.")
 
     @staticmethod
-    def _accept_common_options(subparser) -> None:
+    def _accept_common_options(subparser: argparse.ArgumentParser) -> None:
         """Let ``events relay --loop -v 2`` work as well as ``events -v 2 relay --loop``.
 
         Defaults are suppressed, so an option not given after the action keeps the
@@ -119,7 +122,7 @@ class Command(BaseCommand):
         subparser.add_argument("--no-color", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
         subparser.add_argument("--force-color", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
 
-    def handle(self, *args, action, **options):
+    def handle(self, *args: str, action: str, **options: Any) -> None:
         if action == "catalog":
             if options["format"] == "asyncapi":
                 self.asyncapi(options["output"])
@@ -190,7 +193,7 @@ class Command(BaseCommand):
 
     # --- retry --------------------------------------------------------------------------
 
-    def _failed_runs(self, handlers: list[str] | None, since: datetime | None):
+    def _failed_runs(self, handlers: list[str] | None, since: datetime | None) -> QuerySet[HandlerRun]:
         if handlers:
             unknown = sorted(set(handlers) - set(known_handlers()))
             if unknown:
@@ -198,7 +201,7 @@ class Command(BaseCommand):
         return selectors.failed_runs(handlers=handlers, since=since)
 
     @staticmethod
-    def _describe(run) -> str:
+    def _describe(run: HandlerRun) -> str:
         return f"  run #{run.pk} {run.handler} on event #{run.event_id} {run.event.type} ({run.event.stream})"
 
     def retry(self, *, handlers: list[str] | None, since: datetime | None, dry_run: bool) -> None:
