@@ -482,6 +482,8 @@ EVENTS_EXPORT_NATS_DUPLICATE_WINDOW = env.float("EVENTS_EXPORT_NATS_DUPLICATE_WI
 # librdkafka's message.timeout.ms (seconds): a message not delivered by then fails its
 # delivery callback, and the run is retried.
 EVENTS_EXPORT_KAFKA_MESSAGE_TIMEOUT = env.float("EVENTS_EXPORT_KAFKA_MESSAGE_TIMEOUT", default=15.0)
+# More librdkafka producer properties, as JSON (security.protocol, sasl.*, ...).
+EVENTS_EXPORT_KAFKA_CONFIG = env.json("EVENTS_EXPORT_KAFKA_CONFIG", default={})
 # Seconds any one call to a sink may take (connect, publish, its acknowledgement).
 EVENTS_EXPORT_TIMEOUT = env.float("EVENTS_EXPORT_TIMEOUT", default=5.0)
 # Attempts per (event, sink) before the run is dead-lettered: with the default backoff

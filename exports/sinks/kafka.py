@@ -39,7 +39,7 @@ class KafkaSink:
     prefix: str = "orderflow"
     message_timeout: float = 15.0
     timeout: float = 5.0
-    extra_config: dict = field(default_factory=dict)  # librdkafka properties (tests)
+    extra_config: dict = field(default_factory=dict)  # more librdkafka properties
     name: str = "kafka"
 
     @classmethod
@@ -49,6 +49,7 @@ class KafkaSink:
             prefix=settings.EVENTS_EXPORT_PREFIX,
             message_timeout=settings.EVENTS_EXPORT_KAFKA_MESSAGE_TIMEOUT,
             timeout=settings.EVENTS_EXPORT_TIMEOUT,
+            extra_config=dict(settings.EVENTS_EXPORT_KAFKA_CONFIG),
         )
 
     def __post_init__(self) -> None:
@@ -64,6 +65,8 @@ class KafkaSink:
                 "message.timeout.ms": int(self.message_timeout * 1000),
                 "socket.connection.setup.timeout.ms": int(self.timeout * 1000),
                 "error_cb": self._on_error,
+                # librdkafka's own log lines go to our logging (JSON), not raw stderr.
+                "logger": logger,
                 **self.extra_config,
             }
         )
