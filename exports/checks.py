@@ -49,7 +49,8 @@ def describe() -> str:
 
 def _address(url: str) -> str:
     parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.hostname}:{parts.port}" if parts.hostname else f"{parts.scheme}://"
+    # No user or password: the line goes to logs.
+    return f"{parts.scheme}://{parts.hostname}:{parts.port}{parts.path}" if parts.hostname else f"{parts.scheme}://"
 
 
 @signals.worker_ready.connect(dispatch_uid="exports.log_sinks")

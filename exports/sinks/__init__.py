@@ -8,14 +8,16 @@ connection for the life of the worker process (one per process, made on first us
 after the fork) and makes a new one after an error.
 """
 
+import logging
 import os
 import threading
-from collections.abc import Callable
 from typing import Protocol
 
 from django.conf import settings
 
 from events.models import Event
+
+logger = logging.getLogger(__name__)
 
 
 class Sink(Protocol):
@@ -63,26 +65,43 @@ def _build(name: str) -> Sink:
     raise ValueError(f"no sink named {name!r}")
 
 
-def _config(name: str) -> tuple:
-    """What a sink is made from: a change (a test's settings) makes a new one."""
-    return tuple(getattr(settings, key) for key in dir(settings) if key.startswith("EVENTS_EXPORT_"))
+# What the sinks are made from (project/settings.py): a change (a test's settings)
+# makes new ones.
+CONFIG = (
+    "EVENTS_EXPORT_REDIS_URL",
+    "EVENTS_EXPORT_NATS_URL",
+    "EVENTS_EXPORT_KAFKA_BOOTSTRAP",
+    "EVENTS_EXPORT_PREFIX",
+    "EVENTS_EXPORT_REDIS_STREAM_PER_TYPE",
+    "EVENTS_EXPORT_REDIS_MAXLEN",
+    "EVENTS_EXPORT_REDIS_DEDUP_DAYS",
+    "EVENTS_EXPORT_NATS_STREAM",
+    "EVENTS_EXPORT_NATS_DUPLICATE_WINDOW",
+    "EVENTS_EXPORT_KAFKA_CONFIG",
+    "EVENTS_EXPORT_KAFKA_MESSAGE_TIMEOUT",
+    "EVENTS_EXPORT_TIMEOUT",
+)
+
+
+def _config() -> tuple:
+    return tuple(getattr(settings, key) for key in CONFIG)
 
 
 _lock = threading.Lock()
 _sinks: dict[str, tuple[tuple, Sink]] = {}
 
 
-def get(name: str, *, build: Callable[[str], Sink] = _build) -> Sink:
+def get(name: str) -> Sink:
     """The process's sink ``name``, made on first use (and again after a fork, or when
     its settings changed)."""
-    key = (os.getpid(), _config(name))
+    key = (os.getpid(), _config())
     with _lock:
         held = _sinks.get(name)
         if held is not None and held[0] == key:
             return held[1]
         if held is not None and held[0][0] == os.getpid():
-            held[1].close()  # settings changed; a forked child leaves its parent's alone
-        sink = build(name)
+            _close(held[1])  # settings changed; a forked child leaves its parent's alone
+        sink = _build(name)
         _sinks[name] = (key, sink)
         return sink
 
@@ -93,4 +112,11 @@ def close_all() -> None:
         _sinks.clear()
     for key, sink in held:
         if key[0] == os.getpid():
-            sink.close()
+            _close(sink)
+
+
+def _close(sink: Sink) -> None:
+    try:
+        sink.close()
+    except Exception:
+        logger.warning("exports: closing the %s sink failed", sink.name, exc_info=True)

@@ -8,6 +8,7 @@ from datetime import timedelta
 import pytest
 import redis
 from django.utils import timezone
+from prometheus_client.parser import text_string_to_metric_families
 
 from events import public
 from events.models import HandlerRun
@@ -131,3 +132,25 @@ def test_an_internal_event_is_never_exported(shopper, mug, redis_stream):
     with pytest.raises(ValueError, match="not a public event type"):
         services.export(placed, "redis")
     assert redis_stream.entries() == []
+
+
+def test_metrics_count_each_sinks_exports_by_status(shopper, mug, run_handlers, redis_stream, settings, client):
+    settings.EVENTS_EXPORT_NATS_URL = f"nats://127.0.0.1:{closed_port()}"  # NATS down
+    settings.EVENTS_RETRY_BACKOFF_BASE = 60.0
+    place_order(shopper.customer, {mug: 1})
+    run_handlers()
+
+    response = client.get("/metrics")
+    assert response.status_code == 200
+    samples = {
+        (sample.name, frozenset(sample.labels.items())): sample.value
+        for family in text_string_to_metric_families(response.content.decode())
+        for sample in family.samples
+    }
+
+    def runs(handler: str, status: str) -> float:
+        return samples.get(("orderflow_handler_runs", frozenset({"handler": handler, "status": status}.items())), 0)
+
+    assert (runs("exports.redis", "done"), runs("exports.redis", "retrying")) == (3, 0)
+    assert (runs("exports.nats", "done"), runs("exports.nats", "retrying")) == (0, 3)
+    assert runs("exports.kafka", "done") == 0  # not configured: no runs at all
