@@ -102,8 +102,9 @@ class NatsJetStreamSink:
             if self._loop is None:
                 self._loop = _LoopThread()
             try:
-                # Connect, publish and the ack each have their timeout; this bounds the lot.
-                ack = self._loop.call(self._publish(subject, body, event_id), timeout=3 * self.timeout + 1)
+                # Each step has its timeout (two connect tries, the stream's look-up and
+                # maybe its creation, the publish's ack); this bounds the lot.
+                ack = self._loop.call(self._publish(subject, body, event_id), timeout=5 * self.timeout + 1)
             except BaseException:
                 self._drop_quietly()
                 raise

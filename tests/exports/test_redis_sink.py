@@ -154,3 +154,29 @@ def test_metrics_count_each_sinks_exports_by_status(shopper, mug, run_handlers, 
     assert (runs("exports.redis", "done"), runs("exports.redis", "retrying")) == (3, 0)
     assert (runs("exports.nats", "done"), runs("exports.nats", "retrying")) == (0, 3)
     assert runs("exports.kafka", "done") == 0  # not configured: no runs at all
+
+
+def test_the_marker_holds_the_entry_id_for_the_dedup_period(shopper, mug, redis_stream, settings):
+    settings.EVENTS_EXPORT_REDIS_DEDUP_DAYS = 2.0
+    placed = public_events_of(place_order(shopper.customer, {mug: 1}).pk)[0]
+
+    sinks.get("redis").publish(placed)
+
+    marker = f"{redis_stream.prefix}:exported:{placed.key}"
+    ((entry_id, _fields),) = redis_stream.client.xrange(f"{redis_stream.prefix}.events", "-", "+")
+    assert redis_stream.client.get(marker) == entry_id
+    assert 2 * 86400 - 60 < redis_stream.client.ttl(marker) <= 2 * 86400
+
+
+def test_an_xadd_that_fails_leaves_no_marker_so_the_retry_exports_it(shopper, mug, redis_stream):
+    placed = public_events_of(place_order(shopper.customer, {mug: 1}).pk)[0]
+    stream = f"{redis_stream.prefix}.events"
+    redis_stream.client.set(stream, "not a stream")  # XADD fails: WRONGTYPE
+
+    with pytest.raises(redis.ResponseError, match="WRONGTYPE"):
+        sinks.get("redis").publish(placed)
+
+    assert not redis_stream.client.exists(f"{redis_stream.prefix}:exported:{placed.key}")
+    redis_stream.client.delete(stream)
+    assert sinks.get("redis").publish(placed) is True
+    assert [e["id"] for e in redis_stream.entries()] == [str(placed.key)]
