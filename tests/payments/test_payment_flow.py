@@ -72,6 +72,7 @@ def test_order_placed_is_dispatched_after_commit_with_a_charge_run_enqueued(shop
         "notifications": 0,
         "loyalty": 0,
         "webhooks": 0,
+        "exports": 0,
     }
     assert Order.objects.get(pk=order["id"]).status == "pending"
 
