@@ -19,7 +19,9 @@ from dataclasses import dataclass, field
 
 import nats
 from django.conf import settings
-from nats.js.api import StreamConfig
+from nats.aio.client import Client
+from nats.js import JetStreamContext
+from nats.js.api import PubAck, StreamConfig
 from nats.js.errors import NotFoundError
 
 from events import public
@@ -73,8 +75,8 @@ class NatsJetStreamSink:
     duplicate_window: float = 3600.0
     timeout: float = 5.0
     name: str = "nats"
-    _nc: object = field(default=None, init=False, repr=False)
-    _js: object = field(default=None, init=False, repr=False)
+    _nc: Client | None = field(default=None, init=False, repr=False)
+    _js: JetStreamContext | None = field(default=None, init=False, repr=False)
     _loop: _LoopThread | None = field(default=None, init=False, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
 
@@ -113,7 +115,7 @@ class NatsJetStreamSink:
             return False
         return True
 
-    async def _publish(self, subject: str, body: bytes, event_id: str):
+    async def _publish(self, subject: str, body: bytes, event_id: str) -> PubAck:
         js = await self._jetstream()
         return await js.publish(
             subject,
@@ -123,8 +125,8 @@ class NatsJetStreamSink:
             headers={"Nats-Msg-Id": event_id},
         )
 
-    async def _jetstream(self):
-        if self._nc is not None and self._nc.is_connected:
+    async def _jetstream(self) -> JetStreamContext:
+        if self._nc is not None and self._nc.is_connected and self._js is not None:
             return self._js
         await self._drop()
         self._nc = await nats.connect(
@@ -138,16 +140,16 @@ class NatsJetStreamSink:
             error_cb=self._on_error,
             name="orderflow-exports",
         )
-        self._js = self._nc.jetstream(timeout=self.timeout)
-        await self._ensure_stream()
-        return self._js
+        js = self._js = self._nc.jetstream(timeout=self.timeout)
+        await self._ensure_stream(js)
+        return js
 
-    async def _ensure_stream(self) -> None:
+    async def _ensure_stream(self, js: JetStreamContext) -> None:
         subjects = [f"{self.prefix}.>"]
         try:
-            info = await self._js.stream_info(self.stream)
+            info = await js.stream_info(self.stream)
         except NotFoundError:
-            await self._js.add_stream(
+            await js.add_stream(
                 StreamConfig(name=self.stream, subjects=subjects, duplicate_window=self.duplicate_window)
             )
             logger.info("exports.nats: created JetStream stream %s on %s", self.stream, subjects[0])
@@ -156,7 +158,7 @@ class NatsJetStreamSink:
         if subjects[0] not in (config.subjects or []) or config.duplicate_window != self.duplicate_window:
             config.subjects = sorted({*(config.subjects or []), *subjects})
             config.duplicate_window = self.duplicate_window
-            await self._js.update_stream(config)
+            await js.update_stream(config)
             logger.info("exports.nats: updated JetStream stream %s (subjects, duplicate window)", self.stream)
 
     async def _drop(self) -> None:
@@ -170,6 +172,8 @@ class NatsJetStreamSink:
     def _drop_quietly(self) -> None:
         """After a failed call: the next one starts from a new connection. A failure to
         close must not hide the error that is being raised."""
+        if self._loop is None:
+            return
         try:
             self._loop.call(self._drop(), timeout=self.timeout + 1)
         except Exception:
