@@ -200,7 +200,10 @@ def test_an_order_that_does_not_exist_is_never_charged(order):
     from orders.models import Order
 
     with pytest.raises(Order.DoesNotExist), transaction.atomic():
-        services.charge_order(order_id=order.pk + 1000, token="tok_ok", key=str(uuid.uuid4()))
+        # as the charge handler calls it: the amount from the order.placed event
+        services.charge_order(
+            order_id=order.pk + 1000, token="tok_ok", key=str(uuid.uuid4()), amount=Decimal("9.90"), currency="EUR"
+        )
 
     assert SandboxGateway().captured_charges() == []
     assert not Payment.objects.exists()
