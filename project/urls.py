@@ -4,6 +4,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, Spec
 
 from catalog.controllers import ProductDetailApi, ProductListApi
 from customers.controllers import MyPointsApi
+from live.controllers import OrderStreamApi, OrderStreamTokenApi
 from notifications.controllers import NotificationListApi, NotificationReadApi
 from orders.controllers import OrderCancelApi, OrderDetailApi, OrderEventsApi, OrderListApi
 from users.controllers import LogoutApi, MeApi, RegisterApi, TokenApi, TokenDetailApi, TokenListApi
@@ -27,6 +28,8 @@ api_v1 = [
     path("orders/<int:order_id>", OrderDetailApi.as_view(), name="order-detail"),
     path("orders/<int:order_id>/cancel", OrderCancelApi.as_view(), name="order-cancel"),
     path("orders/<int:order_id>/events", OrderEventsApi.as_view(), name="order-events"),
+    path("orders/<int:order_id>/stream-token", OrderStreamTokenApi.as_view(), name="order-stream-token"),
+    path("orders/<int:order_id>/stream", OrderStreamApi.as_view(), name="order-stream"),
     path("notifications", NotificationListApi.as_view(), name="notification-list"),
     path("notifications/<int:notification_id>/read", NotificationReadApi.as_view(), name="notification-read"),
 ]
