@@ -181,6 +181,7 @@ application only (`project.asgi`)."""
 class OrderStreamApi(APIView):
     """For the OpenAPI document: ``as_view`` serves ``stream``."""
 
+    authentication_classes = (TokenAuthentication,)  # or ?token=: no session cookie
     throttle_classes = ()  # opening a stream is not throttled (it costs one short read)
 
     @classonlymethod

@@ -1,5 +1,6 @@
 from django.contrib import admin
 from django.urls import include, path, re_path, register_converter
+from django.views.generic import TemplateView
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
 from catalog.controllers import ProductDetailApi, ProductListApi
@@ -40,6 +41,8 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
     path("api/redoc/", SpectacularRedocView.as_view(url_name="schema"), name="redoc"),
     path("admin/", admin.site.urls),
+    # The live order demo: a static page and its script, no build step (live/).
+    path("demo/", TemplateView.as_view(template_name="live/demo.html"), name="live-demo"),
     path("healthz", ops.healthz, name="healthz"),
     path("readyz", ops.readyz, name="readyz"),
     path("metrics", ops.metrics, name="metrics"),

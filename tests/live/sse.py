@@ -2,7 +2,9 @@
 WHATWG rules a browser applies), for a stream served by the test client or a server."""
 
 import asyncio
+import http.client
 from dataclasses import dataclass, field
+from urllib.parse import urlsplit
 
 WAIT = 30.0  # seconds: the bound on every wait for a message
 
@@ -75,3 +77,39 @@ class Reader:
             seen.append(block)
             if any(c.startswith(prefix) for c in block.comments):
                 return seen
+
+
+class HttpStream:
+    """A stream read over real HTTP (``http.client``, reading each chunk as it comes)."""
+
+    def __init__(self, base_url: str, path: str, headers: dict | None = None) -> None:
+        parts = urlsplit(base_url)
+        self.connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=WAIT)
+        self.connection.request("GET", path, headers=headers or {})
+        self.response = self.connection.getresponse()
+        self._rest = ""
+        self._ready: list[Block] = []
+
+    @property
+    def status(self) -> int:
+        return self.response.status
+
+    def block(self) -> Block:
+        while not self._ready:
+            chunk = self.response.read1(65536)
+            if not chunk:
+                raise EOFError("the stream ended")
+            blocks, self._rest = parse(self._rest + chunk.decode())
+            self._ready.extend(blocks)
+        return self._ready.pop(0)
+
+    def events(self, count: int) -> list[Block]:
+        found = []
+        while len(found) < count:
+            block = self.block()
+            if block.is_event:
+                found.append(block)
+        return found
+
+    def close(self) -> None:
+        self.connection.close()
