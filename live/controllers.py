@@ -10,6 +10,7 @@ import asyncio
 import time
 
 from django.conf import settings
+from django.core.handlers.asgi import ASGIRequest
 from django.http import JsonResponse, StreamingHttpResponse
 from django.utils.decorators import classonlymethod
 from drf_spectacular.types import OpenApiTypes
@@ -154,7 +155,8 @@ async def stream(request, order_id: int):
         return response
     try:
         after = _last_event_id(request)
-        name = await db.run(_open, request, order_id)
+        served_async = isinstance(request, ASGIRequest)
+        name = await (db.run if served_async else db.run_on_request_thread)(_open, request, order_id)
     except Refused as refused:
         return refused.response()
     response = StreamingHttpResponse(_events(name, after), content_type="text/event-stream")

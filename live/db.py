@@ -11,7 +11,7 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 
-from asgiref.sync import AsyncToSync, SyncToAsync
+from asgiref.sync import SyncToAsync
 from django.conf import settings
 from django.db import close_old_connections, connections
 
@@ -31,15 +31,16 @@ def _call(fn, *args, **kwargs):
 
 
 async def run(fn, *args, **kwargs):
-    """``fn(*args, **kwargs)`` on a database thread of the pool, awaited.
-
-    Served synchronously instead (Django's test client, or a WSGI server, which cannot
-    hold a stream open anyway), the view runs inside ``async_to_sync`` with the
-    request's thread waiting: ``fn`` runs there, on the request's connection (and in a
-    test's transaction), as a synchronous view's queries would."""
-    if getattr(AsyncToSync.executors, "current", None) is not None:
-        return await SyncToAsync(partial(fn, *args, **kwargs), thread_sensitive=True)()
+    """``fn(*args, **kwargs)`` on a database thread of the pool, awaited."""
     return await SyncToAsync(partial(_call, fn, *args, **kwargs), thread_sensitive=False, executor=executor())()
+
+
+async def run_on_request_thread(fn, *args, **kwargs):
+    """``fn(*args, **kwargs)`` on the thread that waits for this request, for a stream
+    served synchronously (Django's test client; a WSGI server, which cannot hold a
+    stream open anyway): there the request's connection is the one to use (in a test,
+    it holds the test's transaction), as a synchronous view's queries would."""
+    return await SyncToAsync(partial(fn, *args, **kwargs), thread_sensitive=True)()
 
 
 def release_request_thread() -> None:

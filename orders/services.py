@@ -60,7 +60,7 @@ def hold_for_events(*, order_id: int) -> None:
     order stream (``live``) resumes from ``Last-Event-ID`` on that guarantee. (On
     SQLite every writer is serialised anyway.)
     """
-    Order.objects.select_for_update().filter(pk=order_id).values_list("pk").first()
+    list(Order.objects.select_for_update().filter(pk=order_id).order_by().values_list("pk"))
 
 
 @dataclass(frozen=True)

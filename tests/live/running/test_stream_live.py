@@ -11,8 +11,7 @@ from django.conf import settings
 from django.db import connection
 
 from events.models import Event
-
-from .sse import HttpStream
+from tests.live.sse import HttpStream
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -100,6 +99,7 @@ def test_a_hundred_open_streams_hold_no_thread_and_no_database_connection_each(s
         for stream in streams:
             stream.close()
 
+    print(f"threads {threads_before} -> {threads_during}, connections {connections_before} -> {connections_during}")
     # Per worker process at most: the stream pool's threads and a request thread or two;
     # on PostgreSQL the pool's connections and the LISTEN connection.
     bound = len(workers) * (settings.LIVE_STREAM_DB_THREADS + 2)
