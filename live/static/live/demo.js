@@ -32,22 +32,38 @@
     return data;
   }
 
+  async function signInAs(username, password) {
+    const answer = await call("POST", "/auth/token", { username, password, name: "live demo" });
+    apiToken = answer.token;
+    $("who-name").textContent = username;
+    $("who").hidden = false;
+    $("sign-in-section").hidden = true;
+    await loadProducts();
+    $("shop-section").hidden = false;
+  }
+
   async function signIn(event) {
     event.preventDefault();
     showError("");
     const form = new FormData(event.target);
     try {
-      const answer = await call("POST", "/auth/token", {
-        username: form.get("username"), password: form.get("password"), name: "live demo",
-      });
-      apiToken = answer.token;
-      $("who-name").textContent = form.get("username");
-      $("who").hidden = false;
-      $("sign-in-section").hidden = true;
-      await loadProducts();
-      $("shop-section").hidden = false;
+      await signInAs(form.get("username"), form.get("password"));
     } catch (error) {
       showError("Sign-in failed: " + error.message);
+    }
+  }
+
+  async function register(event) {
+    event.preventDefault();
+    showError("");
+    const form = new FormData(event.target);
+    try {
+      await call("POST", "/auth/register", {
+        username: form.get("username"), email: form.get("email"), password: form.get("password"),
+      });
+      await signInAs(form.get("username"), form.get("password"));
+    } catch (error) {
+      showError("The account was not created: " + error.message);
     }
   }
 
@@ -153,6 +169,7 @@
   }
 
   $("sign-in").addEventListener("submit", signIn);
+  $("register").addEventListener("submit", register);
   $("sign-out").addEventListener("click", signOut);
   $("place").addEventListener("submit", placeOrder);
 })();
