@@ -17,6 +17,7 @@ from rest_framework.test import APIClient
 
 from events import public
 from events.models import Event
+from live import hub
 from orders import services as order_services
 from tests.conftest import client_for
 from tests.factories import ProductFactory, StaffUserFactory, UserFactory, place_order
@@ -295,3 +296,59 @@ def test_a_resumed_stream_repeats_nothing_and_misses_nothing_across_many_reconne
     received = run(scenario())
 
     assert received == [(str(e.pk), e.type) for e in order_events(order.pk)]
+
+
+def _listeners() -> list[int]:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND query = %s",
+            [f"LISTEN {hub.CHANNEL}"],
+        )
+        return [row[0] for row in cursor.fetchall()]
+
+
+def _cut_listeners() -> list[int]:
+    pids = _listeners()
+    with connection.cursor() as cursor:
+        for pid in pids:
+            cursor.execute("SELECT pg_terminate_backend(%s)", [pid])
+    return pids
+
+
+async def _listening_again(cut: list[int]) -> list[int]:
+    for _ in range(300):  # up to 30 s
+        found = await in_thread(_listeners)
+        if found and found != cut:
+            return found
+        await asyncio.sleep(0.1)
+    raise AssertionError("the hub did not LISTEN again")
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="LISTEN/NOTIFY is PostgreSQL's; SQLite polls")
+def test_a_stream_gets_what_commits_while_its_process_lost_the_listen_connection(shop, settings):
+    # No heartbeat within the test's waits: only the hub, listening again, can wake it.
+    settings.LIVE_STREAM_HEARTBEAT = 600
+    owner, _, order = shop
+    headers = headers_for(owner)
+
+    async def scenario():
+        _, reader, _ = await opened(stream_path(order.pk), headers)
+        [placed] = await reader.events(1)
+        cut = await in_thread(_cut_listeners)
+        # Committed while the process is not listening: the streams re-read when the
+        # hub finds its connection gone.
+        await in_thread(order_services.mark_paid, order_id=order.pk)
+        [paid] = await reader.events(1)
+        listening_again = await _listening_again(cut)
+        # And the new connection wakes it as the old one did.
+        await in_thread(order_services.cancel_order, order_id=order.pk, reason="customer")
+        [cancelled] = await reader.events(1)
+        return cut, placed, paid, listening_again, cancelled
+
+    cut, placed, paid, listening_again, cancelled = run(scenario())
+
+    assert len(cut) == 1  # the process's one LISTEN connection, for all its streams
+    assert (placed.event, paid.event) == ("order.placed", "order.paid")
+    assert len(listening_again) == 1
+    assert listening_again != cut
+    assert cancelled.event == "order.cancelled"

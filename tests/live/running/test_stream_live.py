@@ -3,6 +3,7 @@
 broker and database. New events wake the streams through NOTIFY on PostgreSQL and the
 poll on SQLite: the same tests prove whichever the run's database uses."""
 
+import http.client
 import os
 from pathlib import Path
 
@@ -106,3 +107,25 @@ def test_a_hundred_open_streams_hold_no_thread_and_no_database_connection_each(s
     assert threads_during - threads_before <= bound, (threads_before, threads_during)
     if on_postgres:
         assert connections_during - connections_before <= len(workers) * (settings.LIVE_STREAM_DB_THREADS + 1)
+
+
+def test_a_stream_cut_by_a_killed_web_process_resumes_exactly_after_its_last_event(shopper_on_asgi):
+    api = shopper_on_asgi
+    order = api.place_order({"MUG-01": 1})
+    first = stream_of(api, order["id"])
+    [placed] = first.events(1)
+
+    api.stack.restart("web", kill=True)  # SIGKILL to the server and its workers; a new one
+    with pytest.raises((EOFError, OSError, http.client.HTTPException)):
+        first.events(3)  # what it had sent, then the end: it died with its process
+    first.close()
+    api.wait_status(order["id"], "paid")
+    again = stream_of(api, order["id"], **{"Last-Event-ID": placed.id})
+    try:
+        rest = again.events(2)
+    finally:
+        again.close()
+
+    stored = list(Event.objects.filter(stream=f"order:{order['id']}").order_by("id"))
+    assert [(b.id, b.event) for b in (placed, *rest)] == [(str(e.pk), e.type) for e in stored]
+    assert [e.type for e in stored] == ["order.placed", "payment.captured", "order.paid"]
