@@ -33,7 +33,7 @@ class BareOrderApi(APIView):
 
     def post(self, request):
         data = validated(OrderInput, request.data)
-        customer = customer_services.customer_for(request.user)
+        customer = customer_services.get_or_create_customer(request.user)
         quantities = {item["sku"]: item["quantity"] for item in data["items"]}
         products = {p.sku: p for p in Product.objects.filter(sku__in=quantities, is_active=True)}
         unknown = sorted(set(quantities) - set(products))

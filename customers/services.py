@@ -14,7 +14,7 @@ from django.db import transaction
 from .models import Customer, PointsEntry
 
 
-def customer_for(user) -> Customer:
+def get_or_create_customer(user) -> Customer:
     """The user's shopper profile, created on first use: at registration, or when a
     staff account made with ``createsuperuser`` first shops. Idempotent per user (the
     one-to-one's unique constraint settles two first uses at once). No query when the

@@ -66,15 +66,21 @@ class OverdueFilter(admin.SimpleListFilter):
         return queryset
 
 
-# Admin pages of the things event streams are about: "order:42" -> order 42.
-STREAM_PAGES = {"order": "admin:orders_order_change"}
+# Admin pages of the things event streams are about, registered by the app that owns
+# them (orders: "order" -> its order change page), so this generic app names none.
+_stream_pages: dict[str, str] = {}
+
+
+def register_stream_page(stream: str, url_name: str) -> None:
+    """Link the streams ``<stream>:<id>`` to the admin page ``url_name`` (args: the id)."""
+    _stream_pages[stream] = url_name
 
 
 def _stream_link(stream: str):
     """The stream, linked to the admin page of what it is about (an order's timeline)."""
     kind, _, pk = stream.partition(":")
     try:
-        url = reverse(STREAM_PAGES[kind], args=[pk]) if kind in STREAM_PAGES and pk.isdigit() else None
+        url = reverse(_stream_pages[kind], args=[pk]) if kind in _stream_pages and pk.isdigit() else None
     except NoReverseMatch:
         url = None
     return format_html('<a href="{}">{}</a>', url, stream) if url else stream

@@ -1,3 +1,4 @@
+from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -17,16 +18,18 @@ def timeline(stream: str | None) -> QuerySet[Event]:
     return Event.objects.filter(stream=stream).order_by("occurred_at", "id")
 
 
-def first_key(event_type, *, stream: str) -> str | None:
-    """The key of the stream's first event of this type (e.g. an order's ``order.placed``),
-    or None if there is none (never recorded, or pruned)."""
-    key = Event.objects.filter(type=event_type.name, stream=stream).order_by("id").values_list("key", flat=True).first()
-    return None if key is None else str(key)
+@dataclass(frozen=True)
+class TimelineEntry:
+    event: Event
+    runs: list[HandlerRun]
 
 
-def events_of_types(type_names) -> QuerySet[Event]:
-    """Events of these types (a subquery for other apps: "has its order been paid?")."""
-    return Event.objects.filter(type__in=list(type_names))
+def timeline_with_runs(stream: str) -> list[TimelineEntry]:
+    """The stream's events, oldest first, each with its handler runs (two queries)."""
+    runs = defaultdict(list)
+    for run in runs_of(stream):
+        runs[run.event_id].append(run)
+    return [TimelineEntry(event, runs.get(event.pk, [])) for event in timeline(stream)]
 
 
 def runs_of(stream: str) -> QuerySet[HandlerRun]:

@@ -55,8 +55,8 @@ class EventType(Signal):
         name: str,
         payload: type[Payload],
         *,
+        stream: str,
         version: int = 1,
-        stream: str = "order",
         private: tuple[str, ...] = (),
         doc: str = "",
     ) -> None:

@@ -15,12 +15,12 @@ from django.http import JsonResponse, StreamingHttpResponse
 from django.utils.decorators import classonlymethod
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
-from rest_framework import exceptions, status
+from rest_framework import authentication, exceptions, status
 from rest_framework.response import Response
+from rest_framework.settings import api_settings
 from rest_framework.views import APIView
 
 from customers import selectors as customer_selectors
-from customers.authentication import TokenAuthentication
 from orders import selectors as order_selectors
 from project.api import NoInput, validated
 from project.errors import error_body
@@ -31,6 +31,13 @@ from .serializers import StreamTokenOutput
 
 NOT_FOUND = "No such order."
 RETRY_MS = 2000  # the browser's wait before it reconnects
+
+
+# The API's own token authentication, the class the REST views use (the settings'),
+# so a stream accepts exactly the tokens they do and the schema names one scheme.
+TOKEN_AUTHENTICATION = next(
+    cls for cls in api_settings.DEFAULT_AUTHENTICATION_CLASSES if issubclass(cls, authentication.TokenAuthentication)
+)
 
 
 def _own_order(user, order_id: int):
@@ -89,7 +96,7 @@ def _open(request, order_id: int) -> str:
     stream's name, or ``Refused``."""
     try:
         if request.headers.get("Authorization"):
-            authenticated = TokenAuthentication().authenticate(request)
+            authenticated = TOKEN_AUTHENTICATION().authenticate(request)
             if authenticated is None:
                 raise exceptions.AuthenticationFailed("Send `Authorization: Token <key>`.")
             user = authenticated[0]
@@ -183,7 +190,7 @@ application only (`project.asgi`)."""
 class OrderStreamApi(APIView):
     """For the OpenAPI document: ``as_view`` serves ``stream``."""
 
-    authentication_classes = (TokenAuthentication,)  # or ?token=: no session cookie
+    authentication_classes = (TOKEN_AUTHENTICATION,)  # or ?token=: no session cookie
     throttle_classes = ()  # opening a stream is not throttled (it costs one short read)
 
     @classonlymethod

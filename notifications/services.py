@@ -21,15 +21,18 @@ from django.utils import timezone
 
 from customers import selectors as customer_selectors
 from orders import selectors as order_selectors
+from orders.signals import CancelReason
 
 from . import mail
 from .models import EmailRecord, Kind, Notification
 
+# What the customer is told, for each reason (a new reason without wording fails the
+# notifications tests, not a customer's email).
 CANCEL_REASONS = {
-    "payment_declined": "the payment was declined",
-    "customer": "you cancelled it",
-    "staff": "our staff cancelled it",
-    "payment_timeout": "we did not receive its payment in time",
+    CancelReason.PAYMENT_DECLINED: "the payment was declined",
+    CancelReason.CUSTOMER: "you cancelled it",
+    CancelReason.STAFF: "our staff cancelled it",
+    CancelReason.PAYMENT_TIMEOUT: "we did not receive its payment in time",
 }
 
 
@@ -41,7 +44,7 @@ def notify_order_confirmed(*, order_id: int, customer_id: int, event_key) -> Not
     (which mentions the refund) is the one that is still true.
     """
     order = order_selectors.order_summary(order_id)
-    if order["status"] != "paid":
+    if not order["is_paid"]:
         return None
     return _notify(
         kind=Kind.ORDER_CONFIRMED,
@@ -54,7 +57,9 @@ def notify_order_confirmed(*, order_id: int, customer_id: int, event_key) -> Not
 
 
 @transaction.atomic(savepoint=False)
-def notify_order_cancelled(*, order_id: int, customer_id: int, reason: str, was_paid: bool, event_key) -> Notification:
+def notify_order_cancelled(
+    *, order_id: int, customer_id: int, reason: CancelReason, was_paid: bool, event_key
+) -> Notification:
     """Cancelled: store the in-app notification and send the cancellation email."""
     order = order_selectors.order_summary(order_id)
     return _notify(
@@ -63,7 +68,7 @@ def notify_order_cancelled(*, order_id: int, customer_id: int, reason: str, was_
         order_id=order_id,
         event_key=event_key,
         title=f"Order #{order_id} cancelled",
-        context={"order": order, "reason": CANCEL_REASONS.get(reason, reason), "was_paid": was_paid},
+        context={"order": order, "reason": CANCEL_REASONS[reason], "was_paid": was_paid},
     )
 
 

@@ -120,7 +120,7 @@ class OrderListApi(ListAPIView):
     )
     def post(self, request):
         data = validated(OrderInput, request.data)
-        customer = customer_services.customer_for(request.user)
+        customer = customer_services.get_or_create_customer(request.user)
         lines = [services.LineRequest(sku=i["sku"], quantity=i["quantity"]) for i in data["items"]]
 
         def place():
@@ -152,7 +152,7 @@ class OrderCancelApi(APIView):
 
         def cancel():
             try:
-                cancelled = services.cancel_order(order_id=order.pk, reason="customer", customer=order.customer)
+                cancelled = services.cancel_own_order(customer=order.customer, order_id=order.pk)
             except services.OrderAlreadyCancelled as exc:
                 raise Conflict(str(exc)) from exc
             return status.HTTP_200_OK, OrderOutput(cancelled).data

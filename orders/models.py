@@ -1,4 +1,8 @@
+import uuid
+
 from django.db import models
+
+from .signals import CancelReason
 
 
 class Order(models.Model):
@@ -7,11 +11,13 @@ class Order(models.Model):
         PAID = "paid", "paid"
         CANCELLED = "cancelled", "cancelled"
 
+    CancelReason = CancelReason
+
     customer = models.ForeignKey("customers.Customer", on_delete=models.PROTECT, related_name="orders")
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING, db_index=True)
     total = models.DecimalField(max_digits=12, decimal_places=2)
     currency = models.CharField(max_length=3)
-    cancel_reason = models.CharField(max_length=40, blank=True)
+    cancel_reason = models.CharField(max_length=40, blank=True, choices=CancelReason.choices)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     updated_at = models.DateTimeField(auto_now=True)
     # Kept when the status moves on (a paid order cancelled keeps paid_at): what
@@ -19,6 +25,12 @@ class Order(models.Model):
     # Indexed for the admin's figures (orders paid / cancelled today, per hour).
     paid_at = models.DateTimeField(null=True, blank=True, db_index=True)
     cancelled_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    charge_key = models.UUIDField(
+        default=uuid.uuid4,
+        editable=False,
+        help_text="The idempotency key of the order's one charge at the payment gateway. Its order.placed "
+        "event is recorded under the same key, so the charge handler has it in hand.",
+    )
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -65,19 +77,3 @@ class IdempotencyKey(models.Model):
 
     def __str__(self) -> str:
         return f"{self.key} ({self.scope})"
-
-
-class InvariantReport(models.Model):
-    """One run of the invariant checker (``orders.invariants``), kept for staff."""
-
-    ran_at = models.DateTimeField(auto_now_add=True, db_index=True)
-    since = models.DateTimeField(null=True, blank=True, help_text="Orders, runs and events since then (blank: all).")
-    ok = models.BooleanField(help_text="Every invariant held.")
-    findings = models.JSONField(default=list, help_text="One {invariant, subject, detail} per offender.")
-
-    class Meta:
-        ordering = ["-ran_at", "-id"]
-
-    def __str__(self) -> str:
-        outcome = "ok" if self.ok else f"{len(self.findings)} findings"
-        return f"Invariant check at {self.ran_at:%Y-%m-%d %H:%M:%S}: {outcome}"

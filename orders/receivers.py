@@ -4,4 +4,4 @@ from payments.signals import payment_captured, payment_failed
 from . import tasks
 
 subscribe(payment_captured, tasks.mark_paid)
-subscribe(payment_failed, tasks.cancel_unpaid)
+subscribe(payment_failed, tasks.cancel_declined)

@@ -2,17 +2,18 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 
-from django.db.models import CharField, Count, Exists, OuterRef, Q, QuerySet, Sum, Value
-from django.db.models.functions import Cast, Concat, TruncHour
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Sum, Value
+from django.db.models.functions import TruncHour
 
 from events import selectors as event_selectors
-from payments.signals import payment_captured, payment_failed
+from payments import selectors as payment_selectors
 
-from .models import InvariantReport, Order, OrderLine
+from .models import Order, OrderLine
+from .signals import stream_of
 
 CENT = Decimal("0.01")
-# The events that decide a pending order's fate; until one is recorded it awaits payment.
-PAYMENT_OUTCOMES = (payment_captured.name, payment_failed.name)
+# The statuses other apps compare an order's with (e.g. the orders settled_orders gives).
+OrderStatus = Order.Status
 
 
 def orders_of(customer) -> QuerySet[Order]:
@@ -29,12 +30,12 @@ def order_of(customer, order_id: int) -> Order | None:
 
 def order_timeline(order: Order | None):
     """The order's events, oldest first (none for no order)."""
-    return event_selectors.timeline(f"order:{order.pk}" if order else None)
+    return event_selectors.timeline(stream_of(order.pk) if order else None)
 
 
-def status_of(order_id: int) -> str:
-    """The order's status, for other apps that must not act on a cancelled order."""
-    return Order.objects.values_list("status", flat=True).get(pk=order_id)
+def is_cancelled(order_id: int) -> bool:
+    """For other apps that must not act on a cancelled order (e.g. charge it)."""
+    return Order.objects.filter(pk=order_id, status=Order.Status.CANCELLED).exists()
 
 
 def amount_of(order_id: int) -> tuple[Decimal, str]:
@@ -42,8 +43,14 @@ def amount_of(order_id: int) -> tuple[Decimal, str]:
     return Order.objects.values_list("total", "currency").get(pk=order_id)
 
 
+def charge_key_of(order_id: int) -> str:
+    """The idempotency key of the order's one charge at the gateway."""
+    return str(Order.objects.values_list("charge_key", flat=True).get(pk=order_id))
+
+
 def order_summary(order_id: int) -> dict:
-    """What other apps may read of an order (e.g. for an email), as plain data; one
+    """What other apps may read of an order (e.g. for an email), as plain data, with
+    the answers they act on (``is_paid``) so that none compares statuses itself; one
     query (the lines, each with its order's columns)."""
     lines = list(
         OrderLine.objects.filter(order_id=order_id)
@@ -56,6 +63,7 @@ def order_summary(order_id: int) -> dict:
     return {
         "id": order_id,
         "status": first["order__status"],
+        "is_paid": first["order__status"] == Order.Status.PAID,
         "total": first["order__total"],
         "currency": first["order__currency"],
         "lines": [
@@ -101,10 +109,10 @@ def settled_orders(*, changed_since=None) -> QuerySet[Order]:
 
 
 def unpaid_orders(*, placed_before: datetime) -> QuerySet[Order]:
-    """Orders placed before then, still pending, with no payment outcome recorded in
-    their timeline (neither ``payment.captured`` nor ``payment.failed``)."""
-    stream = Concat(Value("order:"), Cast(OuterRef("pk"), output_field=CharField()))
-    outcome = event_selectors.events_of_types(PAYMENT_OUTCOMES).filter(stream=stream)
+    """Orders placed before then, still pending, whose payment has no outcome (the
+    payments app says: neither captured nor declined). Asked of the payment rows, not
+    of the events, which retention prunes."""
+    outcome = payment_selectors.payments_with_outcome().filter(order_id=OuterRef("pk"))
     return Order.objects.filter(status=Order.Status.PENDING, created_at__lt=placed_before).exclude(Exists(outcome))
 
 
@@ -185,7 +193,3 @@ def orders_per_hour(*, since: datetime) -> dict[str, dict[datetime, int]]:
     for row in parts[0].union(*parts[1:], all=True):
         counts[row["series"]][row["hour"]] = row["n"]
     return counts
-
-
-def last_invariant_report() -> InvariantReport | None:
-    return InvariantReport.objects.order_by("-ran_at", "-id").first()

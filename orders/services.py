@@ -22,9 +22,9 @@ from catalog import services as catalog_services
 from events import services as events
 from project.logcontext import log_context
 
-from . import invariants, selectors
-from .models import InvariantReport, Order, OrderLine
-from .signals import OrderCancelled, OrderPaid, OrderPlaced, PlacedLine
+from . import selectors
+from .models import Order, OrderLine
+from .signals import CancelReason, OrderCancelled, OrderPaid, OrderPlaced, PlacedLine, stream_of
 
 logger = logging.getLogger(__name__)
 
@@ -109,7 +109,8 @@ def place_order(*, customer, lines: list[LineRequest], payment_token: str) -> Or
             currency=currency,
             payment_token=payment_token,
             lines=tuple(PlacedLine(sku=r.sku, quantity=r.quantity, unit_price=r.unit_price) for r in reserved),
-        )
+        ),
+        key=order.charge_key,
     )
     with log_context(order_id=order.pk, event_id=event.pk):
         logger.info("order placed: %s lines, %s %s", len(reserved), total, currency)
@@ -160,31 +161,36 @@ def mark_paid(*, order_id: int) -> Order:
 
 
 @transaction.atomic
-def cancel_order(*, order_id: int, reason: str, customer=None) -> Order:
-    """Cancel a pending or paid order, put its stock back and record ``order.cancelled``.
-
-    With ``customer`` (a request from the shop's API) the order must be theirs
-    (``Order.DoesNotExist`` otherwise) and cancelling it twice is an error
-    (``OrderAlreadyCancelled``); from a handler (payment declined) or staff, a second
-    cancellation is a no-op, so redelivery is harmless.
-    """
-    orders = Order.objects.select_for_update()
-    order = orders.get(pk=order_id) if customer is None else orders.get(pk=order_id, customer=customer)
-    if order.status == Order.Status.CANCELLED:
-        if customer is not None:
-            raise OrderAlreadyCancelled("the order is already cancelled", field="status")
-        return order
-    _cancel(order, reason=reason)
+def cancel_order(*, order_id: int, reason: CancelReason) -> Order:
+    """Cancel a pending or paid order, put its stock back and record ``order.cancelled``
+    (for a handler, staff or the sweeper). One transaction, under the order's row lock.
+    Idempotent: an order already cancelled is returned as it is, so a redelivered
+    event or a second click changes nothing."""
+    order = Order.objects.select_for_update().get(pk=order_id)
+    if order.status != Order.Status.CANCELLED:
+        _cancel(order, reason=reason)
     return order
 
 
-def _cancel(order: Order, *, reason: str) -> None:
+@transaction.atomic
+def cancel_own_order(*, customer, order_id: int) -> Order:
+    """The customer cancels their order (reason ``customer``), as ``cancel_order`` does
+    it. Raises ``Order.DoesNotExist`` if it is not theirs, and ``OrderAlreadyCancelled``
+    if it is cancelled already: the customer is told, not silently answered."""
+    order = Order.objects.select_for_update().get(pk=order_id, customer=customer)
+    if order.status == Order.Status.CANCELLED:
+        raise OrderAlreadyCancelled("the order is already cancelled", field="status")
+    _cancel(order, reason=CancelReason.CUSTOMER)
+    return order
+
+
+def _cancel(order: Order, *, reason: CancelReason) -> None:
     """Cancel ``order``, locked by the caller's transaction and not cancelled yet: its
     stock back, its status and reason, and ``order.cancelled``, which sets off the
     refund or void, the points taken back and the customer's notice."""
     was_paid = order.status == Order.Status.PAID
     catalog_services.release_stock(
-        ((line.product_id, line.quantity) for line in order.lines.all()), reference=f"order:{order.pk}"
+        ((line.product_id, line.quantity) for line in order.lines.all()), reference=stream_of(order.pk)
     )
     order.status = Order.Status.CANCELLED
     order.cancel_reason = reason
@@ -195,9 +201,6 @@ def _cancel(order: Order, *, reason: str) -> None:
     )
     with log_context(order_id=order.pk, event_id=event.pk):
         logger.info("order cancelled (%s)", reason)
-
-
-PAYMENT_TIMEOUT = "payment_timeout"
 
 
 def cancel_unpaid_orders(*, older_than: timedelta | None = None, limit: int = 200) -> list[int]:
@@ -232,24 +235,7 @@ def cancel_unpaid_orders(*, older_than: timedelta | None = None, limit: int = 20
             )
             if order is None:
                 continue  # paid, cancelled or being handled meanwhile
-            _cancel(order, reason=PAYMENT_TIMEOUT)
+            _cancel(order, reason=CancelReason.PAYMENT_TIMEOUT)
         cancelled.append(order_id)
         logger.info("order=%s cancelled: no payment outcome after %s", order_id, older_than)
     return cancelled
-
-
-def record_invariant_check(*, since=None) -> InvariantReport:
-    """Run the invariant checker and keep its findings for staff (the admin's
-    "Invariant reports"); reports older than the retention period are deleted.
-
-    The check reads in its own snapshot; only the report is written, in a short
-    transaction of its own, so a long check holds no lock on the shop's tables.
-    """
-    findings = invariants.check_invariants(since=since)
-    with transaction.atomic():
-        report = InvariantReport.objects.create(
-            since=since, ok=not findings, findings=[finding.as_dict() for finding in findings]
-        )
-        cutoff = timezone.now() - timedelta(days=settings.INVARIANTS_REPORT_RETENTION_DAYS)
-        InvariantReport.objects.filter(ran_at__lt=cutoff).delete()
-    return report

@@ -1,13 +1,10 @@
-from datetime import timedelta
-
 from celery import shared_task
-from django.conf import settings
-from django.utils import timezone
 
 from events.handlers import event_handler
 from events.models import Event
 
 from . import idempotency, services
+from .signals import CancelReason
 
 
 @event_handler("orders.mark_paid", queue="orders")
@@ -16,22 +13,16 @@ def mark_paid(event: Event) -> None:
     services.mark_paid(order_id=event.data.order_id)
 
 
-@event_handler("orders.cancel_unpaid", queue="orders")
-def cancel_unpaid(event: Event) -> None:
+@event_handler("orders.cancel_declined", queue="orders")
+def cancel_declined(event: Event) -> None:
     """payment.failed: the order is cancelled and its stock released."""
-    services.cancel_order(order_id=event.data.order_id, reason="payment_declined")
+    services.cancel_order(order_id=event.data.order_id, reason=CancelReason.PAYMENT_DECLINED)
 
 
 @shared_task(name="orders.prune_idempotency_keys", ignore_result=True)
 def prune_idempotency_keys() -> int:
     """Periodic: delete Idempotency-Keys past their time to live."""
     return idempotency.prune_expired()
-
-
-@shared_task(name="orders.check_invariants", ignore_result=True)
-def check_invariants() -> None:
-    """Periodic: check the invariants over the last window and keep the report."""
-    services.record_invariant_check(since=timezone.now() - timedelta(seconds=settings.INVARIANTS_CHECK_WINDOW))
 
 
 @shared_task(name="orders.cancel_unpaid_orders", ignore_result=True)

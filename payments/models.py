@@ -18,8 +18,7 @@ class Payment(models.Model):
     gateway = models.CharField(max_length=50)
     charge_key = models.CharField(
         max_length=100,
-        blank=True,
-        help_text="Idempotency key of the order's one charge at the gateway (its order.placed event's key).",
+        help_text="Idempotency key of the order's one charge at the gateway (the order's charge key).",
     )
     charge_id = models.CharField(max_length=100, blank=True)
     refund_id = models.CharField(max_length=100, blank=True)

@@ -5,7 +5,8 @@ cancellation of the same order never interleave: a cancellation that comes first
 voids the payment and the charge then does nothing; one that comes after a capture
 refunds it.
 
-Every call to the gateway about an order's charge uses one key, ``charge_key``: each
+Every call to the gateway about an order's charge uses one key, the order's
+``charge_key`` (kept on the order, and on its payment once made): each
 charge attempt and the void name the same charge, so the gateway, not our rows, says
 whether money was taken. That matters when a charge was captured but its answer
 lost (the worker died between the gateway call and our commit, or the call timed
@@ -19,11 +20,9 @@ Called on their own, they are a transaction of their own.
 
 from django.db import transaction
 
-from events import selectors as event_selectors
 from events import services as events
 from orders import selectors as order_selectors
 from orders import services as order_services
-from orders.signals import order_placed
 from project.faults import crash_point
 
 from .gateways import get_gateway
@@ -37,7 +36,7 @@ def _lock_payment(*, order_id: int, key: str | None = None, amount=None, currenc
     caller's, or looked up). An INSERT that does nothing if the row exists, then the
     locking read: no savepoint, no race between a charge and a settle making it."""
     if key is None and not Payment.objects.filter(order_id=order_id).exists():
-        key = _placed_key(order_id)
+        key = order_selectors.charge_key_of(order_id)
     if key is not None:
         if amount is None:
             amount, currency = order_selectors.amount_of(order_id)
@@ -46,29 +45,14 @@ def _lock_payment(*, order_id: int, key: str | None = None, amount=None, currenc
     return Payment.objects.select_for_update().get(order_id=order_id)
 
 
-def _placed_key(order_id: int) -> str:
-    """The key of the order's ``order.placed`` event."""
-    key = event_selectors.first_key(order_placed, stream=f"order:{order_id}")
-    if key is None:
-        raise LookupError(f"order {order_id} has no order.placed event")
-    return key
-
-
-def charge_key(payment: Payment) -> str:
-    """The gateway idempotency key of the order's one charge: the key of its
-    ``order.placed`` event (unique across databases, unlike the order id), kept on the
-    payment (a payment made before the key was kept there looks it up)."""
-    return payment.charge_key or _placed_key(payment.order_id)
-
-
 @transaction.atomic(savepoint=False)
 def charge_order(*, order_id: int, token: str, key: str, amount=None, currency=None) -> Payment:
     """Charge the order through the gateway and record ``payment.captured`` or
     ``payment.failed``.
 
     Idempotent: a payment already decided (captured, failed, voided) is returned as
-    it is, and the gateway is called with the order's charge key (``key``: its
-    ``order.placed`` event's), so a charge repeated after a crash returns the first
+    it is, and the gateway is called with the order's charge key (``key``: the
+    order's, which its ``order.placed`` event carries), so a charge repeated after a crash returns the first
     charge instead of taking the money twice. An order cancelled before its charge ran
     is voided, never charged. ``amount`` and ``currency``, the order's total, save a
     lookup when the caller knows them. Raises ``GatewayUnavailable`` on a transient
@@ -77,12 +61,12 @@ def charge_order(*, order_id: int, token: str, key: str, amount=None, currency=N
     payment = _lock_payment(order_id=order_id, key=key, amount=amount, currency=currency)
     if payment.status != Payment.Status.PENDING:
         return payment
-    if order_selectors.status_of(order_id) == "cancelled":
+    if order_selectors.is_cancelled(order_id):
         # Cancelled while this charge waited in the queue (it is ahead of the
         # cancellation's settle task): void it instead of charging and refunding.
         return _void(payment, order_id=order_id)
     result = get_gateway().charge(
-        amount=payment.amount, currency=payment.currency, token=token, idempotency_key=charge_key(payment)
+        amount=payment.amount, currency=payment.currency, token=token, idempotency_key=payment.charge_key
     )
     # Fault tests: die with the money taken and nothing written (project/faults.py).
     crash_point("payments.after_charge")
@@ -129,7 +113,7 @@ def _void(payment: Payment, *, order_id: int) -> Payment:
     """A pending payment of a cancelled order: tell the gateway the charge must take
     no money. If an earlier attempt did capture (its answer lost), that is refunded
     and ``payment.refunded`` recorded; otherwise the payment is voided."""
-    found = get_gateway().void(idempotency_key=charge_key(payment))
+    found = get_gateway().void(idempotency_key=payment.charge_key)
     if found.refund_id:
         return _refunded(payment, order_id=order_id, charge_id=found.charge_id, refund_id=found.refund_id)
     payment.status = Payment.Status.VOIDED

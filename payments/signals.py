@@ -3,6 +3,7 @@
 from decimal import Decimal
 
 from events.types import EventType, Payload
+from orders.signals import ORDER_STREAM
 
 
 class PaymentCaptured(Payload):
@@ -27,10 +28,15 @@ class PaymentRefunded(Payload):
     refund_id: str
 
 
-payment_captured = EventType("payment.captured", PaymentCaptured, doc="The gateway captured the order's payment.")
-payment_failed = EventType("payment.failed", PaymentFailed, doc="The gateway declined the order's payment.")
+payment_captured = EventType(
+    "payment.captured", PaymentCaptured, stream=ORDER_STREAM, doc="The gateway captured the order's payment."
+)
+payment_failed = EventType(
+    "payment.failed", PaymentFailed, stream=ORDER_STREAM, doc="The gateway declined the order's payment."
+)
 payment_refunded = EventType(
     "payment.refunded",
     PaymentRefunded,
+    stream=ORDER_STREAM,
     doc="A captured payment was refunded because its order was cancelled.",
 )

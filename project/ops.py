@@ -66,6 +66,7 @@ class _DomainCollector:
         yield from self._orders(order_selectors)
         yield from self._events(event_selectors)
         yield from self._handler_runs(event_selectors)
+        yield from self._webhooks()
         backlog = event_selectors.backlog()
         yield GaugeMetricFamily(
             "orderflow_events_undispatched", "Events not yet dispatched", value=backlog.undispatched
@@ -115,6 +116,22 @@ class _DomainCollector:
             buckets = [(floatToGoString(bound), count) for bound, count in histogram.buckets]
             durations.add_metric([handler], buckets=[*buckets, ("+Inf", histogram.count)], sum_value=histogram.total)
         yield durations
+
+    def _webhooks(self):
+        from webhooks import selectors as webhook_selectors
+
+        attempts = CounterMetricFamily(
+            "orderflow_webhook_attempts", "Webhook delivery attempts, by outcome", labels=["outcome"]
+        )
+        for outcome, count in sorted(webhook_selectors.attempt_counts().items()):
+            attempts.add_metric([outcome], count)
+        yield attempts
+        deliveries = GaugeMetricFamily(
+            "orderflow_webhook_deliveries", "Webhook deliveries by status", labels=["status"]
+        )
+        for delivery_status, count in sorted(webhook_selectors.deliveries_by_status().items()):
+            deliveries.add_metric([delivery_status], count)
+        yield deliveries
 
 
 @require_GET

@@ -293,6 +293,18 @@ ORDER = {"order_id": "$response.body#/id"}
 FIRST_ORDER = {"order_id": "$response.body#/results/0/id"}
 PRODUCT = {"sku": "$response.body#/sku"}
 FIRST_PRODUCT = {"sku": "$response.body#/results/0/sku"}
+WEBHOOK = {"webhook_id": "$response.body#/id"}
+FIRST_WEBHOOK = {"webhook_id": "$response.body#/results/0/id"}
+
+
+def webhook_links(prefix: str, webhook: dict) -> dict:
+    return {
+        f"{prefix}Webhook": ("v1_webhooks_retrieve", webhook, None),
+        f"Change{prefix}Webhook": ("v1_webhooks_partial_update", webhook, None),
+        f"Rotate{prefix}WebhookSecret": ("v1_webhooks_rotate_secret_create", webhook, None),
+        f"{prefix}WebhookDeliveries": ("v1_webhooks_deliveries_list", webhook, None),
+        f"Delete{prefix}Webhook": ("v1_webhooks_destroy", webhook, None),
+    }
 
 
 def order_of_one(sku: str) -> dict:
@@ -300,6 +312,8 @@ def order_of_one(sku: str) -> dict:
 
 
 LINKS = {
+    ("v1_webhooks_create", "201"): webhook_links("New", WEBHOOK),
+    ("v1_webhooks_list", "200"): webhook_links("First", FIRST_WEBHOOK),
     ("v1_auth_register_create", "201"): {
         "SignIn": (
             "v1_auth_token_create",

@@ -84,6 +84,8 @@ INSTALLED_APPS = [
     "orders",
     "payments",
     "notifications",
+    "audit",
+    "webhooks",
     "live",
 ]
 
@@ -116,7 +118,9 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "project.dashboard.context.admin",
-            ]
+            ],
+            # project/ is not an app: its template tags are named here.
+            "libraries": {"orderflow_admin": "project.templatetags.orderflow_admin"},
         },
     }
 ]
@@ -343,7 +347,7 @@ CELERY_TASK_DEFAULT_QUEUE = "events"
 # One queue per domain so each can be scaled on its own machines; a plain
 # `celery -A project worker` consumes all of them, `-Q payments` only one.
 CELERY_TASK_QUEUES = [
-    Queue(name, routing_key=name) for name in ("events", "orders", "payments", "notifications", "loyalty")
+    Queue(name, routing_key=name) for name in ("events", "orders", "payments", "notifications", "loyalty", "webhooks")
 ]
 # A task sent without a queue (from a shell, by an old caller) still goes to its domain's.
 CELERY_TASK_ROUTES = {
@@ -352,7 +356,9 @@ CELERY_TASK_ROUTES = {
     "payments.*": {"queue": "payments"},
     "notifications.*": {"queue": "notifications"},
     "customers.*": {"queue": "loyalty"},
+    "webhooks.*": {"queue": "webhooks"},
     "users.*": {"queue": "events"},  # housekeeping: the relay's queue, always consumed
+    "audit.*": {"queue": "events"},
 }
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
@@ -386,10 +392,10 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": timedelta(hours=1),
         "options": {"queue": "orders", "expires": 3600},
     },
-    "orders.check_invariants": {
-        "task": "orders.check_invariants",
+    "audit.check_invariants": {
+        "task": "audit.check_invariants",
         "schedule": timedelta(seconds=env.float("INVARIANTS_CHECK_INTERVAL", default=300.0)),
-        "options": {"queue": "orders", "expires": 60},
+        "options": {"queue": "events", "expires": 60},
     },
     "events.prune": {
         "task": "events.prune",
@@ -400,6 +406,12 @@ CELERY_BEAT_SCHEDULE = {
         "task": "users.purge_expired_tokens",
         "schedule": timedelta(days=1),
         "options": {"queue": "events", "expires": 3600},
+    },
+    # Sends the webhook deliveries whose next attempt is due (webhooks.services.sweep).
+    "webhooks.sweep": {
+        "task": "webhooks.sweep",
+        "schedule": timedelta(seconds=env.float("WEBHOOKS_SWEEP_INTERVAL", default=5.0)),
+        "options": {"queue": "webhooks", "expires": 30},
     },
     "orders.cancel_unpaid_orders": {
         "task": "orders.cancel_unpaid_orders",
@@ -435,7 +447,29 @@ EVENTS_MAX_RESENDS = env.int("EVENTS_MAX_RESENDS", default=10)
 # runs, this many days after they occurred (hourly, by the periodic task events.prune).
 EVENTS_RETENTION_DAYS = env.float("EVENTS_RETENTION_DAYS", default=30.0)
 
-# --- Invariant checker (orders.invariants) ---------------------------------------------
+# --- Webhooks (webhooks/) ----------------------------------------------------------------
+# Targets must be public https addresses; true allows loopback, private ranges and plain
+# http (tests, private networks).
+WEBHOOKS_ALLOW_PRIVATE_TARGETS = env.bool("WEBHOOKS_ALLOW_PRIVATE_TARGETS", default=False)
+# After a secret rotation the previous secret still signs (beside the new one) this long.
+WEBHOOK_SECRET_OVERLAP = timedelta(hours=env.float("WEBHOOK_SECRET_OVERLAP_HOURS", default=24.0))
+# Seconds before each attempt (Standard Webhooks' schedule, about three days); a delivery
+# whose last attempt fails is given up (failed). Each delay gets +-10 % jitter.
+_STANDARD_WEBHOOKS_SCHEDULE = ["0", "5", "300", "1800", "7200", "18000", "36000", "50400", "72000", "86400"]
+WEBHOOKS_RETRY_SCHEDULE = [float(s) for s in env.list("WEBHOOKS_RETRY_SCHEDULE", default=_STANDARD_WEBHOOKS_SCHEDULE)]
+# A retry due within this many seconds is also sent as a countdown message (no wait for
+# the sweep); longer ones wait on the row for the sweep (a broker holding a message
+# longer than Redis's visibility timeout would deliver it twice).
+WEBHOOKS_COUNTDOWN_MAX = env.float("WEBHOOKS_COUNTDOWN_MAX", default=60.0)
+# The most a receiver's Retry-After (on 429, 502, 503, 504) may put off the next attempt.
+WEBHOOKS_RETRY_AFTER_MAX = env.float("WEBHOOKS_RETRY_AFTER_MAX", default=86400.0)
+# PEM file of the certificate authorities a target's certificate must chain to (a
+# private network's own CA); empty: the system's.
+WEBHOOKS_CA_BUNDLE = env.str("WEBHOOKS_CA_BUNDLE", default="")
+WEBHOOKS_CONNECT_TIMEOUT = env.float("WEBHOOKS_CONNECT_TIMEOUT", default=5.0)
+WEBHOOKS_READ_TIMEOUT = env.float("WEBHOOKS_READ_TIMEOUT", default=15.0)
+
+# --- Invariant checker (audit.invariants) ----------------------------------------------
 # A handler run still open this long past its deadline means the relay is not re-sending.
 INVARIANTS_RUN_GRACE_SECONDS = env.float("INVARIANTS_RUN_GRACE_SECONDS", default=30.0)
 # An event undispatched this long means neither the on-commit dispatch nor the relay got it out.

@@ -5,10 +5,12 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, Spec
 
 from catalog.controllers import ProductDetailApi, ProductListApi
 from customers.controllers import MyPointsApi
+from events.controllers import asyncapi_document
 from live.controllers import OrderStreamApi, OrderStreamTokenApi
 from notifications.controllers import NotificationListApi, NotificationReadApi
 from orders.controllers import OrderCancelApi, OrderDetailApi, OrderEventsApi, OrderListApi
 from users.controllers import LogoutApi, MeApi, RegisterApi, TokenApi, TokenDetailApi, TokenListApi
+from webhooks.controllers import WebhookDeliveriesApi, WebhookDetailApi, WebhookListApi, WebhookRotateSecretApi
 
 from . import errors, ops
 from .converters import SkuConverter
@@ -33,6 +35,10 @@ api_v1 = [
     path("orders/<int:order_id>/stream", OrderStreamApi.as_view(), name="order-stream"),
     path("notifications", NotificationListApi.as_view(), name="notification-list"),
     path("notifications/<int:notification_id>/read", NotificationReadApi.as_view(), name="notification-read"),
+    path("webhooks", WebhookListApi.as_view(), name="webhook-list"),
+    path("webhooks/<int:webhook_id>", WebhookDetailApi.as_view(), name="webhook-detail"),
+    path("webhooks/<int:webhook_id>/rotate-secret", WebhookRotateSecretApi.as_view(), name="webhook-rotate-secret"),
+    path("webhooks/<int:webhook_id>/deliveries", WebhookDeliveriesApi.as_view(), name="webhook-deliveries"),
 ]
 
 urlpatterns = [
@@ -40,6 +46,7 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
     path("api/redoc/", SpectacularRedocView.as_view(url_name="schema"), name="redoc"),
+    path("api/events/asyncapi.json", asyncapi_document, name="asyncapi"),
     path("admin/", admin.site.urls),
     # The live order demo: a static page and its script, no build step (live/).
     path("demo/", TemplateView.as_view(template_name="live/demo.html"), name="live-demo"),

@@ -55,8 +55,8 @@ from django.conf import settings  # noqa: E402
 from django.core.management import call_command  # noqa: E402
 from django.utils import timezone  # noqa: E402
 
+from audit.invariants import check_invariants  # noqa: E402
 from events.models import HandlerRun  # noqa: E402
-from orders.invariants import check_invariants  # noqa: E402
 from orders.models import Order  # noqa: E402
 from project.celery import app  # noqa: E402
 from tests.e2e.harness import Api, running_stack, settled  # noqa: E402

@@ -23,11 +23,14 @@ from django_celery_beat.models import (
     SolarSchedule,
 )
 
+from audit import services as audit_services
 from catalog import services as catalog_services
-from orders import services as order_services
+from events.models import Event
 from orders.models import Order
 from tests.factories import PASSWORD, UserFactory, place_order
 from users import services as user_services
+from webhooks import services as webhook_services
+from webhooks.models import Attempt, Delivery
 
 
 @dataclass
@@ -52,7 +55,7 @@ def build_shop(run_handlers) -> Shop:
     declined.refresh_from_db()
     assert (paid.status, declined.status) == ("paid", "cancelled")
     user_services.issue_token(username="alice", password=PASSWORD)
-    order_services.record_invariant_check()  # a report for its admin page
+    audit_services.record_invariant_check()  # a report for its admin page
     # Django's and celery beat's own admins: one row each, so their pages are seen too.
     Group.objects.create(name="shop staff")
     every_5s = IntervalSchedule.objects.create(every=5, period=IntervalSchedule.SECONDS)
@@ -60,6 +63,12 @@ def build_shop(run_handlers) -> Shop:
     CrontabSchedule.objects.create(minute="0", hour="3")
     SolarSchedule.objects.create(event="sunrise", latitude=Decimal("48.85"), longitude=Decimal("2.35"))
     ClockedSchedule.objects.create(clocked_time=timezone.now())
+    # A webhook endpoint with a delivery and its attempt, written directly: through the
+    # fan-out they would leave messages on the broker for the test's later rounds.
+    endpoint = webhook_services.register_endpoint(url="https://93.184.215.14/hooks", event_types=["order.paid"])
+    paid_event = Event.objects.get(stream=f"order:{paid.pk}", type="order.paid")
+    delivery = Delivery.objects.create(event=paid_event, endpoint=endpoint, event_type="order.paid", attempts=1)
+    Attempt.objects.create(delivery=delivery, number=1, outcome="rejected", status_code=500, duration_ms=12)
     return Shop(shopper=shopper, product=product, paid_order=paid, cancelled_order=declined)
 
 

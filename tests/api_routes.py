@@ -136,6 +136,31 @@ def _read_notification():
     return WriteCall(client_for(owner), _path("notification-read", notification_id=notification.pk), {})
 
 
+def _webhook():
+    """A webhook endpoint (on a public address literal: no DNS needed)."""
+    from webhooks.services import register_endpoint
+
+    return register_endpoint(url="https://93.184.215.14/hooks", event_types=["order.paid"])
+
+
+def _register_webhook():
+    body = {"url": "https://93.184.215.14/hooks", "event_types": ["order.paid"]}
+    return WriteCall(client_for(StaffUserFactory()), _path("webhook-list"), body)
+
+
+def _change_webhook():
+    path = _path("webhook-detail", webhook_id=_webhook().pk)
+    return WriteCall(client_for(StaffUserFactory()), path, {"event_types": ["order.placed"]}, "patch")
+
+
+def _delete_webhook():
+    return WriteCall(client_for(StaffUserFactory()), _path("webhook-detail", webhook_id=_webhook().pk), {}, "delete")
+
+
+def _rotate_webhook_secret():
+    return WriteCall(client_for(StaffUserFactory()), _path("webhook-rotate-secret", webhook_id=_webhook().pk), {})
+
+
 # Every write of the API, by URL name and method (tests check that none is missing).
 WRITE_CALLS = {
     ("register", "POST"): _register,
@@ -148,6 +173,10 @@ WRITE_CALLS = {
     ("order-cancel", "POST"): _cancel_order,
     ("order-stream-token", "POST"): _stream_token,
     ("notification-read", "POST"): _read_notification,
+    ("webhook-list", "POST"): _register_webhook,
+    ("webhook-detail", "PATCH"): _change_webhook,
+    ("webhook-detail", "DELETE"): _delete_webhook,
+    ("webhook-rotate-secret", "POST"): _rotate_webhook_secret,
 }
 
 
@@ -159,7 +188,7 @@ def every_row() -> dict[str, list[dict]]:
     """Every row of the project's tables, to prove that a refused call changed nothing
     anywhere. A token's last use and expiry are left out: any call that presents it,
     refused or not, is a use of it (``users.services.note_token_use``)."""
-    labels = ["users", "customers", "catalog", "orders", "payments", "notifications", "events"]
+    labels = ["users", "customers", "catalog", "orders", "payments", "notifications", "events", "webhooks"]
     return {
         model._meta.label: list(model._default_manager.order_by("pk").values(*_compared_fields(model)))
         for label in labels

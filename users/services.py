@@ -47,7 +47,7 @@ def register_user(*, username: str, email: str, password: str) -> User:
             user.save()
     except IntegrityError as exc:
         raise AccountExists("username" if selectors.username_taken(username) else "email") from exc
-    customer_services.customer_for(user)
+    customer_services.get_or_create_customer(user)
     return user
 
 

@@ -9,8 +9,8 @@ from datetime import timedelta
 from django.conf import settings
 from django.utils import timezone
 
+from audit import selectors as audit_selectors
 from events import selectors as event_selectors
-from orders import selectors as order_selectors
 from project.admin_helpers import admin_url
 
 from . import links
@@ -41,7 +41,7 @@ def alerts() -> list[Alert]:
                 links.events(dispatched="no"),
             )
         )
-    report = order_selectors.last_invariant_report()
+    report = audit_selectors.last_invariant_report()
     if report is not None and not report.ok:
         found.append(
             Alert(

@@ -6,10 +6,11 @@ from datetime import datetime, timedelta
 from django.utils import timezone
 from django.utils.safestring import SafeString
 
+from audit import selectors as audit_selectors
+from audit.models import InvariantReport
 from customers import selectors as customer_selectors
 from events import selectors as event_selectors
 from orders import selectors as order_selectors
-from orders.models import InvariantReport
 from project.admin_helpers import admin_url
 
 from . import charts, links
@@ -57,7 +58,7 @@ def dashboard(now: datetime | None = None) -> Dashboard:
     week = midnight - timedelta(days=6)  # today and the six days before it
     today_outcomes, week_outcomes = order_selectors.outcomes_since(midnight, week)
     points_today, points_week = customer_selectors.points_awarded_since(midnight, week)
-    report = order_selectors.last_invariant_report()
+    report = audit_selectors.last_invariant_report()
     return Dashboard(
         periods=[
             Period("Today", today_outcomes, points_today, links.orders(created_at__gte=midnight.date().isoformat())),

@@ -93,8 +93,8 @@ def test_an_award_handled_after_the_cancellation_is_refused(paid_order):
 def test_a_user_gets_one_customer_profile_however_often_it_is_asked_for():
     user = UserFactory()
 
-    assert services.customer_for(user) == user.customer
-    assert services.customer_for(user) == user.customer
+    assert services.get_or_create_customer(user) == user.customer
+    assert services.get_or_create_customer(user) == user.customer
     assert Customer.objects.filter(user=user).count() == 1
 
 

@@ -32,7 +32,7 @@ EXPECTED_HANDLERS = {
     "payments.charge_order",
     "payments.settle_cancelled_order",
     "orders.mark_paid",
-    "orders.cancel_unpaid",
+    "orders.cancel_declined",
     "customers.award_points",
     "customers.revoke_points",
     "notifications.order_confirmed",

@@ -108,7 +108,7 @@ def test_replaying_a_cancellation_already_applied_cancels_nothing_twice(mug, run
     customer = UserFactory().customer
     order = place_order(customer, {mug: 2}, payment_token="tok_declined")
     run_handlers()
-    cancel = HandlerRun.objects.get(handler="orders.cancel_unpaid")
+    cancel = HandlerRun.objects.get(handler="orders.cancel_declined")
     assert cancel.status == "done"
     assert Event.objects.filter(type="order.cancelled").count() == 1
     exhaust(cancel, "OperationalError: the database went away")

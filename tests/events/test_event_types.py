@@ -70,3 +70,17 @@ def test_an_event_type_declared_wrongly_is_refused_at_import(declaration, messag
 def test_a_payload_belongs_to_one_event_type(parcel_shipped):
     with pytest.raises(ValueError, match=r"already the payload of tests\.parcel_shipped"):
         EventType("tests.parcel_lost", Parcel, stream="parcel")
+
+
+def test_an_order_cancelled_event_of_v1_is_read_with_its_reason_as_one_of_the_reasons():
+    from orders.signals import CancelReason
+
+    v1 = Event(
+        type="order.cancelled",
+        version=1,
+        stream="order:9",
+        payload={"order_id": 9, "customer_id": 2, "reason": "payment_declined", "was_paid": False},
+    )
+
+    assert v1.data.reason is CancelReason.PAYMENT_DECLINED
+    assert v1.event_type.version == 2

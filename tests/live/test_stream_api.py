@@ -19,6 +19,7 @@ from events import public
 from events.models import Event
 from live import hub
 from orders import services as order_services
+from orders.signals import CancelReason
 from tests.conftest import client_for
 from tests.factories import ProductFactory, StaffUserFactory, UserFactory, place_order
 from users.services import create_token
@@ -252,7 +253,7 @@ def test_a_reconnect_with_last_event_id_gets_exactly_the_events_after_it(shop, s
         [placed] = await reader.events(1)
         # Disconnected; meanwhile the order is paid, then cancelled (and refunded).
         await in_thread(order_services.mark_paid, order_id=order.pk)
-        await in_thread(order_services.cancel_order, order_id=order.pk, reason="customer")
+        await in_thread(order_services.cancel_order, order_id=order.pk, reason=CancelReason.CUSTOMER)
         _, by_header, _ = await opened(stream_path(order.pk), {**headers, "Last-Event-ID": placed.id})
         _, by_query, _ = await opened(f"{stream_path(order.pk)}?lastEventId={placed.id}", headers)
         # Up to the first heartbeat: what the database held after the id, and no more.
@@ -280,7 +281,7 @@ def test_a_resumed_stream_repeats_nothing_and_misses_nothing_across_many_reconne
         last = None
         writes = [
             (order_services.mark_paid, {"order_id": order.pk}),
-            (order_services.cancel_order, {"order_id": order.pk, "reason": "customer"}),
+            (order_services.cancel_order, {"order_id": order.pk, "reason": CancelReason.CUSTOMER}),
         ]
         for step in range(3):
             extra = {"Last-Event-ID": last} if last else {}
@@ -341,7 +342,7 @@ def test_a_stream_gets_what_commits_while_its_process_lost_the_listen_connection
         [paid] = await reader.events(1)
         listening_again = await _listening_again(cut)
         # And the new connection wakes it as the old one did.
-        await in_thread(order_services.cancel_order, order_id=order.pk, reason="customer")
+        await in_thread(order_services.cancel_order, order_id=order.pk, reason=CancelReason.CUSTOMER)
         [cancelled] = await reader.events(1)
         return cut, placed, paid, listening_again, cancelled
 

@@ -8,6 +8,7 @@ from django.utils import timezone
 from notifications import services
 from notifications.models import EmailRecord, Notification
 from orders import services as order_services
+from orders.signals import CancelReason
 from tests.factories import NotificationFactory, UserFactory, place_order
 
 pytestmark = pytest.mark.django_db
@@ -123,7 +124,7 @@ def test_a_confirmation_is_stored_and_mailed_once_per_event(order):
 
 def test_no_confirmation_goes_out_for_an_order_cancelled_before_it_was_handled(order):
     order_services.mark_paid(order_id=order.pk)
-    order_services.cancel_order(order_id=order.pk, reason="customer")
+    order_services.cancel_order(order_id=order.pk, reason=CancelReason.CUSTOMER)
 
     sent = services.notify_order_confirmed(order_id=order.pk, customer_id=order.customer_id, event_key=uuid.uuid4())
 
@@ -134,12 +135,16 @@ def test_no_confirmation_goes_out_for_an_order_cancelled_before_it_was_handled(o
 
 def test_a_cancellation_mail_says_why_and_whether_money_comes_back(order):
     services.notify_order_cancelled(
-        order_id=order.pk, customer_id=order.customer_id, reason="customer", was_paid=True, event_key=uuid.uuid4()
+        order_id=order.pk,
+        customer_id=order.customer_id,
+        reason=CancelReason.CUSTOMER,
+        was_paid=True,
+        event_key=uuid.uuid4(),
     )
     services.notify_order_cancelled(
         order_id=order.pk,
         customer_id=order.customer_id,
-        reason="payment_declined",
+        reason=CancelReason.PAYMENT_DECLINED,
         was_paid=False,
         event_key=uuid.uuid4(),
     )
@@ -163,3 +168,7 @@ def test_a_customer_without_an_email_address_gets_the_in_app_notification_only(o
     assert Notification.objects.count() == 1
     assert mail.outbox == []
     assert not EmailRecord.objects.exists()
+
+
+def test_every_cancel_reason_has_wording_for_the_customer():
+    assert set(services.CANCEL_REASONS) == set(CancelReason)

@@ -6,6 +6,7 @@ from django.urls import reverse
 from catalog import services as catalog_services
 from catalog.models import Product
 from events.models import Event, HandlerRun
+from payments.models import Payment
 from tests.admin_support import (
     admin_action,
     break_email,
@@ -51,6 +52,23 @@ def test_order_page_shows_each_event_with_its_handler_runs_and_their_status(admi
     failed = runs.get(status="failed")
     assert "ConnectionRefusedError" in failed.last_error
     assert any("ConnectionRefusedError" in line for line in text)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_order_page_shows_the_payment_and_links_to_it(admin_client, run_handlers):
+    shop = build_shop(run_handlers)
+    payment = Payment.objects.get(order=shop.paid_order)
+    unpaid = place_order(shop.shopper.customer, {"MUG-01": 1})
+
+    paid_page = admin_client.get(change_url(shop.paid_order)).content.decode()
+    unpaid_page = admin_client.get(change_url(unpaid)).content.decode()
+
+    rows = {row[0]: row[1] for row in table_rows(paid_page, None) if len(row) == 2}
+    assert rows["status"] == "captured"
+    assert rows["charge"] == payment.charge_id
+    assert rows["amount"] == f"{payment.amount} {payment.currency}"
+    assert reverse("admin:payments_payment_change", args=[payment.pk]) in paid_page
+    assert "No payment yet." in unpaid_page
 
 
 @pytest.mark.django_db

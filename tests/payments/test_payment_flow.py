@@ -65,7 +65,14 @@ def test_order_placed_is_dispatched_after_commit_with_a_charge_run_enqueued(shop
     run = HandlerRun.objects.get(event=event)
     assert (run.handler, run.status, run.attempts, run.enqueued) == ("payments.charge_order", "pending", 0, 1)
     assert run.task_id == f"{event.pk}:payments.charge_order"
-    assert queued_messages() == {"events": 0, "orders": 0, "payments": 1, "notifications": 0, "loyalty": 0}
+    assert queued_messages() == {
+        "events": 0,
+        "orders": 0,
+        "payments": 1,
+        "notifications": 0,
+        "loyalty": 0,
+        "webhooks": 0,
+    }
     assert Order.objects.get(pk=order["id"]).status == "pending"
 
 

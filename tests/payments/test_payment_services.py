@@ -10,6 +10,7 @@ from django.db import transaction
 
 from events.models import Event
 from orders import services as order_services
+from orders.signals import CancelReason
 from payments import services
 from payments.gateways import GatewayUnavailable
 from payments.gateways.sandbox import SandboxGateway
@@ -72,7 +73,7 @@ def test_a_transient_gateway_failure_writes_nothing_and_the_third_try_captures(o
 
 
 def test_settling_before_the_charge_voids_the_payment_so_it_is_never_charged(order):
-    order_services.cancel_order(order_id=order.pk, reason="customer")
+    order_services.cancel_order(order_id=order.pk, reason=CancelReason.CUSTOMER)
 
     settled = services.settle_cancelled_order(order_id=order.pk, idempotency_key="settle-key")
     charged = charge(order)
@@ -82,7 +83,7 @@ def test_settling_before_the_charge_voids_the_payment_so_it_is_never_charged(ord
 
 
 def test_a_charge_arriving_after_the_order_was_cancelled_does_not_take_money(order):
-    order_services.cancel_order(order_id=order.pk, reason="customer")
+    order_services.cancel_order(order_id=order.pk, reason=CancelReason.CUSTOMER)
 
     payment = charge(order)
 
@@ -137,7 +138,7 @@ def capture_with_the_answer_lost(order):
 
 def test_a_cancel_after_a_capture_whose_answer_was_lost_refunds_it(order):
     capture_with_the_answer_lost(order)
-    order_services.cancel_order(order_id=order.pk, reason="customer")
+    order_services.cancel_order(order_id=order.pk, reason=CancelReason.CUSTOMER)
 
     settled = services.settle_cancelled_order(order_id=order.pk, idempotency_key="settle-key")
     charged_again = charge(order)
@@ -152,7 +153,7 @@ def test_a_cancel_after_a_capture_whose_answer_was_lost_refunds_it(order):
 
 def test_a_charge_retried_after_the_cancel_refunds_a_lost_capture_once(order):
     capture_with_the_answer_lost(order)
-    order_services.cancel_order(order_id=order.pk, reason="customer")
+    order_services.cancel_order(order_id=order.pk, reason=CancelReason.CUSTOMER)
 
     retried = charge(order)
     settled = services.settle_cancelled_order(order_id=order.pk, idempotency_key="settle-key")
@@ -173,8 +174,23 @@ def test_a_void_before_the_charge_makes_the_gateway_decline_it():
     assert gateway.captured_charges() == []
 
 
-def test_charges_use_the_order_placed_events_key(order):
+def test_charges_use_the_orders_charge_key_which_its_order_placed_event_carries(order):
     charge(order)
 
     [captured] = SandboxGateway().captured_charges()
-    assert captured["idempotency_key"] == str(Event.objects.get(type="order.placed", stream=f"order:{order.pk}").key)
+    placed = Event.objects.get(type="order.placed", stream=f"order:{order.pk}")
+    assert captured["idempotency_key"] == str(order.charge_key) == str(placed.key)
+    assert Payment.objects.get(order=order).charge_key == str(order.charge_key)
+
+
+def test_a_lost_capture_is_refunded_under_the_orders_key_after_its_events_were_pruned(order):
+    capture_with_the_answer_lost(order)
+    Event.objects.filter(stream=f"order:{order.pk}").delete()  # retention took them
+    order_services.cancel_order(order_id=order.pk, reason=CancelReason.CUSTOMER)
+
+    settled = services.settle_cancelled_order(order_id=order.pk, idempotency_key="settle-key")
+
+    [captured] = SandboxGateway().captured_charges()
+    assert settled.status == "refunded"
+    assert settled.charge_key == str(order.charge_key)
+    assert [r["charge_id"] for r in SandboxGateway().refunds()] == [captured["charge_id"]]

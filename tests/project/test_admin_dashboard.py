@@ -10,10 +10,11 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
+from audit.models import InvariantReport
 from customers import selectors as customer_selectors
 from events import selectors as event_selectors
 from events.models import Event, HandlerRun
-from orders.models import InvariantReport, Order
+from orders.models import Order
 from project.dashboard import charts
 from project.dashboard.figures import dashboard
 from tests.admin_support import admin_action, break_email, build_shop, messages_of, rows_of
@@ -101,7 +102,7 @@ def test_every_admin_page_carries_a_banner_when_something_needs_a_person(admin_c
     assert "1 event undispatched for over 60 s" in page
     assert f'href="{reverse("admin:events_event_changelist")}?dispatched=no"' in page
     assert "found 1 problem" in page
-    assert reverse("admin:orders_invariantreport_change", args=[report.pk]) in page
+    assert reverse("admin:audit_invariantreport_change", args=[report.pk]) in page
 
 
 @pytest.mark.django_db

@@ -49,6 +49,10 @@ STACK_ENV = {
     "THROTTLE_AUTH": "100000/min",
     # Hundreds of sign-ups and sign-ins: PBKDF2's deliberate slowness would be most of the run.
     "PASSWORD_HASHERS": "django.contrib.auth.hashers.MD5PasswordHasher",
+    # The fuzzer registers webhooks at whatever URLs it makes up: their attempts must not
+    # hold the worker for long.
+    "WEBHOOKS_CONNECT_TIMEOUT": "1",
+    "WEBHOOKS_READ_TIMEOUT": "1",
 }
 
 

@@ -14,6 +14,7 @@ from catalog.serializers import ProductCreateInput, ProductUpdateInput
 from orders.serializers import OrderInput
 from tests.api_routes import WRITE_CALLS, every_row, missing_write_calls
 from users.serializers import RegisterInput, TokenInput
+from webhooks.serializers import EndpointCreateInput, EndpointUpdateInput
 
 pytestmark = pytest.mark.django_db
 
@@ -26,9 +27,13 @@ INPUTS = {
     ("product-list", "POST"): ProductCreateInput,
     ("product-detail", "PATCH"): ProductUpdateInput,
     ("order-list", "POST"): OrderInput,
+    ("webhook-list", "POST"): EndpointCreateInput,
+    ("webhook-detail", "PATCH"): EndpointUpdateInput,
 }
 # A complete valid body for each (the calls' own bodies may leave optional fields out).
 FULL_BODIES = {
+    ("webhook-list", "POST"): {"description": "d"},
+    ("webhook-detail", "PATCH"): {"url": "https://93.184.215.14/h", "description": "d", "enabled": True},
     ("product-list", "POST"): {"currency": "EUR", "stock": 1, "is_active": True},
     ("product-detail", "PATCH"): {"price": "1.00", "currency": "EUR", "stock": 1, "is_active": True},
 }

@@ -72,7 +72,7 @@ def test_an_api_page_asked_for_without_its_slash_is_still_redirected_to_it(clien
 def test_a_method_a_route_does_not_answer_is_a_405_saying_which_it_does(route):
     """As staff, who passes every permission, so the method is what is refused."""
     method = next(m for m in HTTP_METHODS if m not in route.methods)
-    params = {"sku": "MUG-01", "order_id": 1, "notification_id": 1, "token_id": 1}
+    params = {"sku": "MUG-01", "order_id": 1, "notification_id": 1, "token_id": 1, "webhook_id": 1}
 
     response = getattr(client_for(StaffUserFactory()), method.lower())(
         route.path(**{p: params[p] for p in route.params})

@@ -40,7 +40,7 @@ def traded(run_handlers):
     place_order(customer, {mug: 1}, payment_token="tok_declined")
     refunded = place_order(customer, {mug: 1})
     run_handlers()
-    order_services.cancel_order(order_id=refunded.pk, reason="customer", customer=customer)
+    order_services.cancel_own_order(customer=customer, order_id=refunded.pk)
     run_handlers()
 
 
@@ -92,7 +92,7 @@ def test_handler_durations_are_a_histogram_per_handler_built_from_the_recorded_r
     )
     # Every done run is counted under its own handler.
     assert value(samples, "orderflow_handler_duration_seconds_count", handler="customers.award_points") == 2
-    assert value(samples, "orderflow_handler_duration_seconds_count", handler="orders.cancel_unpaid") == 1
+    assert value(samples, "orderflow_handler_duration_seconds_count", handler="orders.cancel_declined") == 1
 
 
 def test_the_oldest_undispatched_event_and_open_run_are_aged_from_the_database(client, traded):

@@ -5,7 +5,9 @@
   credentials: B and staff get a 404 (nothing tells them it exists), the anonymous
   caller a 401, and no row anywhere changes. A itself gets an answer, which proves the
   URL reaches the object. Catalog products (``sku``) are public to read and staff-only
-  to write: 401 without credentials, 403 for a customer.
+  to write: 401 without credentials, 403 for a customer. Webhook endpoints
+  (``webhook_id``) are staff's alone: 401 without credentials, 403 for a customer,
+  an answer for staff.
 - A list shows each caller only their own rows (the catalog: everyone every product).
 - Every other route needs credentials, unless it is listed as public.
 
@@ -33,6 +35,7 @@ from tests.factories import (
     place_order,
 )
 from users.services import create_token
+from webhooks.services import register_endpoint
 
 pytestmark = pytest.mark.django_db
 
@@ -46,7 +49,8 @@ class PathObject:
 
     make: Callable  # (customer A) -> the object
     value: Callable  # object -> the path parameter
-    owned: bool  # True: A's alone; False: a catalog product, public to read, staff-only to write
+    owned: bool | str  # True: A's alone; False: a catalog product, public to read, staff-only to write;
+    # "staff": staff's alone (to read and write)
 
 
 PATH_OBJECTS = {
@@ -54,6 +58,11 @@ PATH_OBJECTS = {
     "notification_id": PathObject(lambda customer: NotificationFactory(customer=customer), attrgetter("pk"), True),
     "sku": PathObject(lambda customer: ProductFactory(), attrgetter("sku"), False),
     "token_id": PathObject(lambda customer: create_token(customer.user).token, attrgetter("pk"), True),
+    "webhook_id": PathObject(
+        lambda customer: register_endpoint(url="https://93.184.215.14/hooks", event_types=["order.paid"]),
+        attrgetter("pk"),
+        "staff",
+    ),
 }
 
 
@@ -77,12 +86,15 @@ OWN_LISTS = {
 }
 PUBLIC_LISTS = {"product-list"}  # the catalog: everyone sees every active product
 PUBLIC_ROUTES = {"register", "token"}  # the way in: no credentials needed
-STAFF_WRITES = {"product-list"}  # adding to the catalog: staff only
+STAFF_WRITES = {"product-list", "webhook-list"}  # adding to the catalog, registering webhooks: staff only
+STAFF_LISTS = {"webhook-list"}  # staff's alone: a customer is refused
 
 # What a write sends, where the call takes a body (a staff write must be able to succeed).
 BODIES = {
     ("product-list", "POST"): {"sku": "NEW-01", "name": "New product", "price": "1.00"},
     ("product-detail", "PATCH"): {"name": "Renamed by the caller", "price": "0.01", "stock": 0},
+    ("webhook-list", "POST"): {"url": "https://93.184.215.14/new", "event_types": ["order.placed"]},
+    ("webhook-detail", "PATCH"): {"description": "changed by the caller"},
 }
 CODES = {400: "invalid", 401: "not_authenticated", 403: "permission_denied", 404: "not_found"}
 
@@ -106,7 +118,9 @@ def _object_cases(route: Route) -> list[Case]:
     owned = PATH_OBJECTS[route.params[0]].owned
     cases = []
     for method in route.methods:
-        if owned:
+        if owned == "staff":
+            expected = {"customer": 403, "staff": "2xx", "anonymous": 401}
+        elif owned:
             expected = {"owner": "2xx", "customer": 404, "staff": 404, "anonymous": 401}
         elif method == "GET":
             expected = {"customer": 200, "staff": 200, "anonymous": 200}
@@ -120,7 +134,9 @@ def _other_cases(route: Route) -> list[Case]:
     cases = []
     for method in route.methods:
         if method == "GET" and route.lists:
-            if route.name in OWN_LISTS:
+            if route.name in STAFF_LISTS:
+                expected = {"customer": 403, "staff": "2xx", "anonymous": 401}
+            elif route.name in OWN_LISTS:
                 expected = {"customer": "own rows", "staff": "own rows", "anonymous": 401}
             elif route.name in PUBLIC_LISTS:
                 expected = {"customer": "every product", "anonymous": "every product"}

@@ -1,6 +1,10 @@
 """``manage.py events``: look at and operate the event machinery.
 
-events catalog                       every event type, its payload and who reacts to it
+events catalog [--format asyncapi] [--output FILE]
+                                     every event type, its payload and who reacts to it
+                                     (as text, or the AsyncAPI 3.0 document)
+events schemas [--record]            check that no payload changed under its version
+                                     (events/schemas.lock.json); --record adds new versions
 events relay [--loop] [--interval 5] dispatch what was left behind (as ``relay_events``)
 events retry --failed [--handler X] [--since 2h] [--dry-run]
                                      give failed (dead-lettered) handler runs a new start
@@ -12,13 +16,14 @@ events prune [--older-than 30d] [--dry-run]
 
 import argparse
 import getpass
+import json
 import typing
 from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from events import selectors, services, types
+from events import asyncapi, schema_lock, selectors, services, types
 from events.management import relay
 from events.subscriptions import subscriptions_of
 from project.durations import duration_argument, parse_since
@@ -51,8 +56,19 @@ class Command(BaseCommand):
     help = "The event machinery: `catalog` of event types and handlers, `relay`, `retry --failed`."
 
     def add_arguments(self, parser):
-        sub = parser.add_subparsers(dest="action", required=True, metavar="{catalog,relay,retry,skip,prune}")
+        sub = parser.add_subparsers(dest="action", required=True, metavar="{catalog,schemas,relay,retry,skip,prune}")
         catalog = sub.add_parser("catalog", help="Print every event type, its payload fields and its handlers.")
+        catalog.add_argument(
+            "--format",
+            choices=["text", "asyncapi"],
+            default="text",
+            help="text (default), or the AsyncAPI 3.0 document (JSON).",
+        )
+        catalog.add_argument("--output", metavar="FILE", help="Write to FILE instead of standard output.")
+        schemas = sub.add_parser(
+            "schemas", help="Check that no event payload changed without a version bump (events/schemas.lock.json)."
+        )
+        schemas.add_argument("--record", action="store_true", help="Record the current versions not recorded yet.")
         relay_parser = sub.add_parser(
             "relay", help="Dispatch events left undispatched; re-send runs past their deadline."
         )
@@ -62,7 +78,7 @@ class Command(BaseCommand):
         prune = sub.add_parser(
             "prune", help="Delete dispatched events past the retention window whose runs are all done or skipped."
         )
-        for subparser in (catalog, relay_parser, retry, skip, prune):
+        for subparser in (catalog, schemas, relay_parser, retry, skip, prune):
             self._accept_common_options(subparser)
         for subparser, verb in ((retry, "Retry"), (skip, "Skip")):
             subparser.add_argument(
@@ -105,7 +121,12 @@ class Command(BaseCommand):
 
     def handle(self, *args, action, **options):
         if action == "catalog":
-            self.catalog()
+            if options["format"] == "asyncapi":
+                self.asyncapi(options["output"])
+            else:
+                self.catalog()
+        elif action == "schemas":
+            self.schemas(record=options["record"])
         elif action == "relay":
             relay.run(self, loop=options["loop"], interval=options["interval"], verbosity=options["verbosity"])
         elif action == "retry":
@@ -148,6 +169,24 @@ class Command(BaseCommand):
                     if summary:
                         self.stdout.write(f"      {summary[0]}")
             self.stdout.write("")
+
+    def asyncapi(self, output: str | None) -> None:
+        text = json.dumps(asyncapi.document(), indent=2) + "\n"
+        if output:
+            with open(output, "w") as f:
+                f.write(text)
+            self.stdout.write(f"wrote the AsyncAPI {asyncapi.ASYNCAPI_VERSION} catalog to {output}")
+        else:
+            self.stdout.write(text, ending="")
+
+    def schemas(self, *, record: bool) -> None:
+        if record:
+            for added in schema_lock.record():
+                self.stdout.write(f"recorded {added}")
+        problems = schema_lock.problems()
+        if problems:
+            raise CommandError("\n".join(problems))
+        self.stdout.write(f"{len(types.all_types())} event types: every payload schema matches its recorded version")
 
     # --- retry --------------------------------------------------------------------------
 

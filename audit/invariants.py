@@ -23,8 +23,8 @@ The checks that depend on handlers (confirmation, points, refund) skip an order
 whose events are still being dispatched or handled: that work is not late yet, and
 if it never finishes the last two invariants say so.
 
-The order is the aggregate these rules are about, so they live here; other apps are
-read only through their selectors.
+The rules span every domain, so the checker lives in an app of its own that reads
+each one through its selectors, and that no domain imports.
 """
 
 from collections.abc import Iterator
@@ -41,10 +41,11 @@ from customers import selectors as customer_selectors
 from customers.services import points_for
 from events import selectors as event_selectors
 from notifications import selectors as notification_selectors
+from orders import selectors as order_selectors
+from orders.selectors import OrderStatus
+from orders.signals import stream_of
 from payments import selectors as payment_selectors
-
-from . import selectors
-from .models import Order
+from payments.selectors import PaymentStatus
 
 CHUNK = 500  # orders read per round trip for the per-order checks
 
@@ -83,7 +84,7 @@ def check_invariants(since: datetime | None = None) -> list[Finding]:
     now = timezone.now()
     with _one_snapshot():
         findings = list(_stock_conservation())
-        for chunk in _chunks(selectors.settled_orders(changed_since=since)):
+        for chunk in _chunks(order_selectors.settled_orders(changed_since=since)):
             findings += _order_outcomes(chunk)
         findings += _overdue_runs(now)
         findings += _undispatched_events(now)
@@ -107,7 +108,7 @@ def _one_snapshot():
         yield
 
 
-def _chunks(orders) -> Iterator[list[Order]]:
+def _chunks(orders) -> Iterator[list]:
     last_id = 0
     while chunk := list(orders.filter(id__gt=last_id)[:CHUNK]):
         yield chunk
@@ -115,7 +116,7 @@ def _chunks(orders) -> Iterator[list[Order]]:
 
 
 def _stock_conservation() -> Iterator[Finding]:
-    held = selectors.units_held_by_product()
+    held = order_selectors.units_held_by_product()
     for product in catalog_selectors.stock_figures():
         pending, paid = held.get(product.product_id, (0, 0))
         accounted = product.on_hand + pending + paid
@@ -128,22 +129,22 @@ def _stock_conservation() -> Iterator[Finding]:
             )
 
 
-def _order_outcomes(orders: list[Order]) -> Iterator[Finding]:
+def _order_outcomes(orders: list) -> Iterator[Finding]:
     ids = [order.pk for order in orders]
-    in_flight = event_selectors.streams_in_flight(f"order:{pk}" for pk in ids)
+    in_flight = event_selectors.streams_in_flight(stream_of(pk) for pk in ids)
     payments = payment_selectors.payment_status_by_order(ids)
     points = customer_selectors.net_points_by_order(ids)
     confirmations = notification_selectors.messages_by_order(ids, "order_confirmed")
     emails = customer_selectors.emails_of({order.customer_id for order in orders})
-    releases = catalog_selectors.releases_of(f"order:{pk}" for pk in ids)
+    releases = catalog_selectors.releases_of(stream_of(pk) for pk in ids)
     for order in orders:
         subject = f"order #{order.pk}"
-        settled = f"order:{order.pk}" not in in_flight
+        settled = stream_of(order.pk) not in in_flight
         net, entries = points.get(order.pk, (0, 0))
-        payment = payments.get(order.pk, "missing")
-        if order.status == Order.Status.PAID:
-            if payment != "captured":
-                yield Finding("paid_order_payment", subject, f"paid, but its payment is {payment}")
+        payment = payments.get(order.pk)
+        if order.status == OrderStatus.PAID:
+            if payment != PaymentStatus.CAPTURED:
+                yield Finding("paid_order_payment", subject, f"paid, but its payment is {payment or 'missing'}")
             if not settled:
                 continue
             notified, emailed = confirmations.get(order.pk, (0, 0))
@@ -163,7 +164,7 @@ def _order_outcomes(orders: list[Order]) -> Iterator[Finding]:
                 )
         else:
             lines = {line.product_id: line for line in order.lines.all()}
-            released = releases.get(f"order:{order.pk}", {})
+            released = releases.get(stream_of(order.pk), {})
             missing = [
                 f"{line.sku} {released.get(pid, 0)} of {line.quantity}"
                 for pid, line in lines.items()
@@ -175,7 +176,7 @@ def _order_outcomes(orders: list[Order]) -> Iterator[Finding]:
                 continue
             if net != 0:
                 yield Finding("cancelled_order_points", subject, f"cancelled, but its points add up to {net}")
-            if payment == "captured":
+            if payment == PaymentStatus.CAPTURED:
                 yield Finding("cancelled_order_payment", subject, "cancelled, but its payment is still captured")
 
 

@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand
 
-from orders.invariants import INVARIANTS, check_invariants
+from audit.invariants import INVARIANTS, check_invariants
 from project.durations import parse_since
 
 
