@@ -87,6 +87,7 @@ INSTALLED_APPS = [
     "audit",
     "webhooks",
     "exports",
+    "live",
 ]
 
 MIDDLEWARE = [
@@ -281,6 +282,19 @@ METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
 # out does not cancel the orders placed meanwhile.
 ORDER_PAYMENT_TIMEOUT = env.float("ORDER_PAYMENT_TIMEOUT", default=30 * 60.0)
 DEFAULT_CURRENCY = env.str("DEFAULT_CURRENCY", default="EUR")
+
+# --- Live order status (live/: Server-Sent Events, served by project.asgi) ---------------
+# Seconds a stream token (POST /api/v1/orders/{id}/stream-token) opens its order's stream.
+LIVE_STREAM_TOKEN_TTL = env.int("LIVE_STREAM_TOKEN_TTL", default=10 * 60)
+# Seconds between heartbeat comments on an idle stream (and re-reads of its events).
+LIVE_STREAM_HEARTBEAT = env.float("LIVE_STREAM_HEARTBEAT", default=15.0)
+# Seconds a stream stays open; the browser then reconnects with Last-Event-ID, so no
+# connection (and no proxy's idea of one) lives forever.
+LIVE_STREAM_MAX_AGE = env.float("LIVE_STREAM_MAX_AGE", default=10 * 60.0)
+# SQLite has no LISTEN/NOTIFY: each server process polls the events table this often.
+LIVE_STREAM_POLL = env.float("LIVE_STREAM_POLL", default=0.5)
+# Threads (so at most database connections) that a server process's streams read with.
+LIVE_STREAM_DB_THREADS = env.int("LIVE_STREAM_DB_THREADS", default=4)
 
 # --- Email ----------------------------------------------------------------------------
 EMAIL_HOST = env.str("EMAIL_HOST", default="")
