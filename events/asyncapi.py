@@ -237,6 +237,8 @@ def _public_messages(event_types: Iterable[types.EventType[types.Payload]]) -> J
 def _add_public_channels(channels: JSONObject, operations: JSONObject) -> None:
     published = public.public_types()
     everything = _public_messages(published)
+    # The names the exports app writes to (project/settings.py, "Event export to streams").
+    prefix, nats_stream = settings.EVENTS_EXPORT_PREFIX, settings.EVENTS_EXPORT_NATS_STREAM
     shared = {
         "webhooks": (
             None,
@@ -246,12 +248,13 @@ def _add_public_channels(channels: JSONObject, operations: JSONObject) -> None:
             "endpoint's URL, known when staff register it.",
         ),
         "redis-stream": (
-            getattr(settings, "EVENTS_EXPORT_REDIS_STREAM", "orderflow.events"),
+            f"{prefix}.events",
             "Redis Stream",
-            "XADD with the fields id, type and envelope (the JSON), when EVENTS_EXPORT_REDIS_URL is set.",
+            "XADD with the fields id, type and envelope (the JSON), when EVENTS_EXPORT_REDIS_URL is set "
+            f"(with EVENTS_EXPORT_REDIS_STREAM_PER_TYPE, one stream {prefix}.<type> per type instead).",
         ),
         "kafka-topic": (
-            "orderflow.events",
+            f"{prefix}.events",
             "Kafka topic",
             "Keyed by the order id (one order's events stay in order), when EVENTS_EXPORT_KAFKA_BOOTSTRAP is set.",
         ),
@@ -272,11 +275,11 @@ def _add_public_channels(channels: JSONObject, operations: JSONObject) -> None:
     for event_type in published:
         channel_id = f"nats-{event_type.name}"
         channels[channel_id] = {
-            "address": f"orderflow.{event_type.name}",
-            "title": f"NATS JetStream subject orderflow.{event_type.name}",
+            "address": f"{prefix}.{event_type.name}",
+            "title": f"NATS JetStream subject {prefix}.{event_type.name}",
             "description": (
-                "In the JetStream stream ORDERFLOW (subjects orderflow.>), header Nats-Msg-Id = the envelope id, "
-                "when EVENTS_EXPORT_NATS_URL is set."
+                f"In the JetStream stream {nats_stream} (subjects {prefix}.>), header Nats-Msg-Id = the envelope "
+                "id, when EVENTS_EXPORT_NATS_URL is set."
             ),
             "messages": _public_messages([event_type]),
         }

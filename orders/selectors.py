@@ -40,8 +40,9 @@ def order_timeline(order: Order | None) -> "QuerySet[Event]":
 
 
 def is_cancelled(order_id: int) -> bool:
-    """For other apps that must not act on a cancelled order (e.g. charge it)."""
-    return Order.objects.filter(pk=order_id, status=Order.Status.CANCELLED).exists()
+    """For other apps that must not act on a cancelled order (e.g. charge it). Raises
+    ``Order.DoesNotExist`` for an order that does not exist: no charge for it either."""
+    return Order.objects.values_list("status", flat=True).get(pk=order_id) == Order.Status.CANCELLED
 
 
 def amount_of(order_id: int) -> tuple[Decimal, str]:

@@ -51,6 +51,22 @@ class OrderAlreadyCancelled(OrderError):
     pass
 
 
+def hold_for_events(*, order_id: int) -> None:
+    """Lock the order's row until the caller's transaction ends, before recording an
+    event of the order's stream (``order:<id>``) that another app writes (a payment's).
+
+    Every writer of an order's events holds this lock until commit: ``place_order``
+    (the row is its own insert, invisible until commit), ``mark_paid``, ``cancel_order``
+    and the payment-timeout sweep (``select_for_update``), and the payments app through
+    this. So an order's events get their ids (the sequence ``nextval`` hands out) and
+    commit one writer after another: an order's events commit in id order, and a reader
+    that saw id N of an order never later finds an id below N appear in it. The live
+    order stream (``live``) resumes from ``Last-Event-ID`` on that guarantee. (On
+    SQLite every writer is serialised anyway.)
+    """
+    list(Order.objects.select_for_update().filter(pk=order_id).order_by().values_list("pk"))
+
+
 @dataclass(frozen=True)
 class LineRequest:
     sku: str

@@ -24,6 +24,7 @@ from django.db import transaction
 
 from events import services as events
 from orders import selectors as order_selectors
+from orders import services as order_services
 from project.faults import crash_point
 
 from .gateways import get_gateway
@@ -76,6 +77,9 @@ def charge_order(
     # Fault tests: die with the money taken and nothing written (project/faults.py).
     crash_point("payments.after_charge")
     payment.charge_id = result.charge_id
+    # The order's events commit in id order (order_services.hold_for_events): taken
+    # after the gateway call, so a cancellation never waits for the gateway.
+    order_services.hold_for_events(order_id=order_id)
     if result.captured:
         payment.status = Payment.Status.CAPTURED
         events.record(
@@ -124,6 +128,7 @@ def _void(payment: Payment, *, order_id: int) -> Payment:
 
 
 def _refunded(payment: Payment, *, order_id: int, charge_id: str, refund_id: str) -> Payment:
+    order_services.hold_for_events(order_id=order_id)
     payment.status = Payment.Status.REFUNDED
     payment.charge_id = charge_id
     payment.refund_id = refund_id

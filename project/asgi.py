@@ -1,3 +1,11 @@
+"""The ASGI application: the whole API, REST and the live order streams (``live``).
+
+Served by uvicorn, on its own (``uvicorn project.asgi:application``) or as gunicorn's
+worker class (``gunicorn project.asgi -k uvicorn_worker.UvicornWorker``): each process
+runs one event loop, on which a waiting stream holds no thread (see ``live.db``). The
+synchronous REST views run on threads as under WSGI.
+"""
+
 import os
 
 from django.core.asgi import get_asgi_application

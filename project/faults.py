@@ -29,7 +29,9 @@ The points, each where a crash does the most harm to the work in hand:
   claim runs out; the handlers run each once);
 * ``payments.after_charge``: the gateway took the money, the payment and
   ``payment.captured`` are not written yet (in a worker: the retry must not charge
-  again).
+  again);
+* ``exports.after_publish``: a stream sink has the event, its handler run is not
+  marked done (in a worker: the run again must not add it to the stream twice).
 
 ``ORDERFLOW_PUBLISH_COPIES=N`` (default 1) publishes every handler task N times, so
 the broker delivers each one N times, copies racing each other on the workers.

@@ -332,6 +332,7 @@ LINKS: dict[tuple[str, str], dict[str, Link]] = {
         "GetOrder": ("v1_orders_retrieve", ORDER, None),
         "CancelOrder": ("v1_orders_cancel_create", ORDER, None),
         "OrderEvents": ("v1_orders_events_list", ORDER, None),
+        "StreamToken": ("v1_orders_stream_token_create", ORDER, None),
         "AskAboutOrder": (
             "v1_support_questions_create",
             None,

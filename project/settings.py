@@ -86,6 +86,8 @@ INSTALLED_APPS = [
     "notifications",
     "audit",
     "webhooks",
+    "exports",
+    "live",
     "support",
 ]
 
@@ -283,6 +285,19 @@ METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
 ORDER_PAYMENT_TIMEOUT = env.float("ORDER_PAYMENT_TIMEOUT", default=30 * 60.0)
 DEFAULT_CURRENCY = env.str("DEFAULT_CURRENCY", default="EUR")
 
+# --- Live order status (live/: Server-Sent Events, served by project.asgi) ---------------
+# Seconds a stream token (POST /api/v1/orders/{id}/stream-token) opens its order's stream.
+LIVE_STREAM_TOKEN_TTL = env.int("LIVE_STREAM_TOKEN_TTL", default=10 * 60)
+# Seconds between heartbeat comments on an idle stream (and re-reads of its events).
+LIVE_STREAM_HEARTBEAT = env.float("LIVE_STREAM_HEARTBEAT", default=15.0)
+# Seconds a stream stays open; the browser then reconnects with Last-Event-ID, so no
+# connection (and no proxy's idea of one) lives forever.
+LIVE_STREAM_MAX_AGE = env.float("LIVE_STREAM_MAX_AGE", default=10 * 60.0)
+# SQLite has no LISTEN/NOTIFY: each server process polls the events table this often.
+LIVE_STREAM_POLL = env.float("LIVE_STREAM_POLL", default=0.5)
+# Threads (so at most database connections) that a server process's streams read with.
+LIVE_STREAM_DB_THREADS = env.int("LIVE_STREAM_DB_THREADS", default=4)
+
 # --- Support desk (support/) ----------------------------------------------------------
 # Who answers customers' questions: "sandbox" (no network, rules over the order's facts)
 # or "openai", any OpenAI-compatible chat-completions server (OpenAI, Ollama, vLLM,
@@ -359,7 +374,8 @@ CELERY_TASK_DEFAULT_QUEUE = "events"
 # `celery -A project worker` consumes all of them, `-Q payments` only one.
 CELERY_TASK_QUEUES = [
     Queue(name, routing_key=name)
-    for name in ("events", "orders", "payments", "notifications", "loyalty", "webhooks", "support")
+    # exports: the stream sinks' own queue, so a slow or down sink never holds payments.
+    for name in ("events", "orders", "payments", "notifications", "loyalty", "webhooks", "exports", "support")
 ]
 # A task sent without a queue (from a shell, by an old caller) still goes to its domain's.
 CELERY_TASK_ROUTES = {
@@ -371,6 +387,7 @@ CELERY_TASK_ROUTES = {
     "support.answer_question": {"queue": "support"},  # slow model calls never hold payments
     "support.*": {"queue": "events"},  # housekeeping (the stalled-question sweep)
     "webhooks.*": {"queue": "webhooks"},
+    "exports.*": {"queue": "exports"},
     "users.*": {"queue": "events"},  # housekeeping: the relay's queue, always consumed
     "audit.*": {"queue": "events"},
 }
@@ -487,6 +504,38 @@ WEBHOOKS_RETRY_AFTER_MAX = env.float("WEBHOOKS_RETRY_AFTER_MAX", default=86400.0
 WEBHOOKS_CA_BUNDLE = env.str("WEBHOOKS_CA_BUNDLE", default="")
 WEBHOOKS_CONNECT_TIMEOUT = env.float("WEBHOOKS_CONNECT_TIMEOUT", default=5.0)
 WEBHOOKS_READ_TIMEOUT = env.float("WEBHOOKS_READ_TIMEOUT", default=15.0)
+
+# --- Event export to streams (exports) -------------------------------------------------
+# Each public event (events.public) is published to every sink whose setting is set;
+# none is by default. Each (event, sink) is a handler run of its own, on the queue
+# "exports": retried with backoff, dead-lettered when out of attempts.
+EVENTS_EXPORT_REDIS_URL = env.str("EVENTS_EXPORT_REDIS_URL", default="")
+EVENTS_EXPORT_NATS_URL = env.str("EVENTS_EXPORT_NATS_URL", default="")
+EVENTS_EXPORT_KAFKA_BOOTSTRAP = env.str("EVENTS_EXPORT_KAFKA_BOOTSTRAP", default="")
+# Names: the Redis stream <prefix>.events (or <prefix>.<type> with STREAM_PER_TYPE), the
+# NATS subjects <prefix>.<type>, the Kafka topic <prefix>.events.
+EVENTS_EXPORT_PREFIX = env.str("EVENTS_EXPORT_PREFIX", default="orderflow")
+EVENTS_EXPORT_REDIS_STREAM_PER_TYPE = env.bool("EVENTS_EXPORT_REDIS_STREAM_PER_TYPE", default=False)
+# XADD ... MAXLEN ~ this (0: never trimmed).
+EVENTS_EXPORT_REDIS_MAXLEN = env.int("EVENTS_EXPORT_REDIS_MAXLEN", default=1_000_000)
+# Redis has no de-duplication of its own: a marker per exported event id, kept this
+# long, makes a re-sent run add nothing. Longer than any run can be retried or re-sent.
+EVENTS_EXPORT_REDIS_DEDUP_DAYS = env.float("EVENTS_EXPORT_REDIS_DEDUP_DAYS", default=3.0)
+# The JetStream stream (on subjects <prefix>.>), created if missing, and its window for
+# dropping a second message with the same Nats-Msg-Id (seconds).
+EVENTS_EXPORT_NATS_STREAM = env.str("EVENTS_EXPORT_NATS_STREAM", default="ORDERFLOW")
+EVENTS_EXPORT_NATS_DUPLICATE_WINDOW = env.float("EVENTS_EXPORT_NATS_DUPLICATE_WINDOW", default=3600.0)
+# librdkafka's message.timeout.ms (seconds): a message not delivered by then fails its
+# delivery callback, and the run is retried.
+EVENTS_EXPORT_KAFKA_MESSAGE_TIMEOUT = env.float("EVENTS_EXPORT_KAFKA_MESSAGE_TIMEOUT", default=15.0)
+# More librdkafka producer properties, as JSON (security.protocol, sasl.*, ...).
+EVENTS_EXPORT_KAFKA_CONFIG = env.json("EVENTS_EXPORT_KAFKA_CONFIG", default={})
+# Seconds any one call to a sink may take (connect, publish, its acknowledgement).
+EVENTS_EXPORT_TIMEOUT = env.float("EVENTS_EXPORT_TIMEOUT", default=5.0)
+# Attempts per (event, sink) before the run is dead-lettered: with the default backoff
+# (doubling from 1 s, at most 300 s, jittered) 30 attempts ride out a sink down for 50
+# minutes at least (80 on average).
+EVENTS_EXPORT_MAX_ATTEMPTS = env.int("EVENTS_EXPORT_MAX_ATTEMPTS", default=30)
 
 # --- Invariant checker (audit.invariants) ----------------------------------------------
 # A handler run still open this long past its deadline means the relay is not re-sending.

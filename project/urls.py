@@ -1,10 +1,12 @@
 from django.contrib import admin
 from django.urls import include, path, re_path, register_converter
+from django.views.generic import TemplateView
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
 from catalog.controllers import ProductDetailApi, ProductListApi
 from customers.controllers import MyPointsApi
 from events.controllers import asyncapi_document
+from live.controllers import OrderStreamApi, OrderStreamTokenApi
 from notifications.controllers import NotificationListApi, NotificationReadApi
 from orders.controllers import OrderCancelApi, OrderDetailApi, OrderEventsApi, OrderListApi
 from support.controllers import QuestionDetailApi, QuestionListApi
@@ -30,6 +32,8 @@ api_v1 = [
     path("orders/<int:order_id>", OrderDetailApi.as_view(), name="order-detail"),
     path("orders/<int:order_id>/cancel", OrderCancelApi.as_view(), name="order-cancel"),
     path("orders/<int:order_id>/events", OrderEventsApi.as_view(), name="order-events"),
+    path("orders/<int:order_id>/stream-token", OrderStreamTokenApi.as_view(), name="order-stream-token"),
+    path("orders/<int:order_id>/stream", OrderStreamApi.as_view(), name="order-stream"),
     path("notifications", NotificationListApi.as_view(), name="notification-list"),
     path("notifications/<int:notification_id>/read", NotificationReadApi.as_view(), name="notification-read"),
     path("support/questions", QuestionListApi.as_view(), name="question-list"),
@@ -47,6 +51,8 @@ urlpatterns = [
     path("api/redoc/", SpectacularRedocView.as_view(url_name="schema"), name="redoc"),
     path("api/events/asyncapi.json", asyncapi_document, name="asyncapi"),
     path("admin/", admin.site.urls),
+    # The live order demo: a static page and its script, no build step (live/).
+    path("demo/", TemplateView.as_view(template_name="live/demo.html"), name="live-demo"),
     path("healthz", ops.healthz, name="healthz"),
     path("readyz", ops.readyz, name="readyz"),
     path("metrics", ops.metrics, name="metrics"),

@@ -17,7 +17,9 @@ from django.db import transaction
 from django.utils import timezone
 
 from events import services as events
+from events.types import Payload
 from orders import selectors as order_selectors
+from orders import services as order_services
 
 from . import prompts, selectors
 from .models import Question
@@ -60,7 +62,7 @@ def ask(*, customer: "Customer", question: str, order_id: int | None = None) -> 
     if order_id is None:
         order_id = _order_named_in(customer, question)
     asked = Question.objects.create(customer=customer, order_id=order_id, question=question)
-    events.record(QuestionAsked(question_id=asked.pk, customer_id=customer.pk, order_id=order_id, question=question))
+    _record(QuestionAsked(question_id=asked.pk, customer_id=customer.pk, order_id=order_id, question=question))
     return asked
 
 
@@ -136,7 +138,7 @@ def close_unanswered(*, question_id: int, by: str, reason: str = "") -> bool:
     question.handoff_reason = note[:200]
     question.answered_by = by
     question.save()
-    events.record(
+    _record(
         QuestionClosed(
             question_id=question.pk, customer_id=question.customer_id, order_id=question.order_id, reason=note[:200]
         )
@@ -168,6 +170,16 @@ def hand_over_stalled(*, now: datetime | None = None) -> int:
     return handed
 
 
+def _record(data: Payload) -> None:
+    """Record a question's event; one on an order's stream holds the order's lock until
+    commit first, as every writer of an order's events does, so they commit in id order
+    (``orders.services.hold_for_events``: the live order stream resumes on that)."""
+    order_id = getattr(data, "order_id", None)
+    if order_id is not None:
+        order_services.hold_for_events(order_id=order_id)
+    events.record(data)
+
+
 ORDER_IN_TEXT = re.compile(r"(?:order\s*(?:number|no\.?)?\s*#?|#)\s*(\d{1,18})\b", re.IGNORECASE)
 
 
@@ -186,7 +198,7 @@ def _answered(question: Question, *, answer: str, by_staff: int | None = None) -
     question.answered_at = timezone.now()
     question.save()
     staff = by_staff is not None
-    events.record(
+    _record(
         QuestionAnswered(
             question_id=question.pk,
             customer_id=question.customer_id,
@@ -208,7 +220,7 @@ def _hand_over(question: Question, *, reason: str, answer: str = "") -> Question
     # What the customer is told meanwhile (the sandbox's honest "handed to staff").
     question.answer = answer
     question.save()
-    events.record(
+    _record(
         QuestionHandedOver(
             question_id=question.pk, customer_id=question.customer_id, order_id=question.order_id, reason=reason[:200]
         )

@@ -124,6 +124,12 @@ def _cancel_order():
     return WriteCall(client_for(owner), _path("order-cancel", order_id=order.pk), {})
 
 
+def _stream_token():
+    owner = UserFactory()
+    order = place_order(owner.customer, {ProductFactory(): 1})
+    return WriteCall(client_for(owner), _path("order-stream-token", order_id=order.pk), {})
+
+
 def _read_notification():
     owner = UserFactory()
     notification = NotificationFactory(customer=owner.customer)
@@ -171,6 +177,7 @@ WRITE_CALLS = {
     ("product-detail", "PATCH"): _change_product,
     ("order-list", "POST"): _place_order,
     ("order-cancel", "POST"): _cancel_order,
+    ("order-stream-token", "POST"): _stream_token,
     ("notification-read", "POST"): _read_notification,
     ("question-list", "POST"): _ask_question,
     ("webhook-list", "POST"): _register_webhook,

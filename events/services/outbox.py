@@ -18,11 +18,16 @@ def record(data: Payload, *, key: uuid.UUID | None = None) -> Event:
     the same transaction, and dispatched after it commits, by the dispatcher
     (``events.services.dispatch``), never from here. So the caller pays one INSERT,
     and no broker is in its way. On PostgreSQL the insert wakes the dispatcher up
-    (a NOTIFY sent by a trigger when the transaction commits).
+    (a NOTIFY sent by a trigger when the transaction commits), and so do the live
+    streams of the event's stream (events migration 0007).
 
     ``key``, the event's idempotency key for calls that leave the system, is new
     unless the caller owns one already (an order's charge key: its ``order.placed``
     event carries it to the charge handler).
+
+    The caller holds the lock of what the event is about (an order's row) until it
+    commits, so one stream's events commit in id order: the live order stream resumes
+    from an event id on that (``orders.services.hold_for_events`` names every writer).
     """
     if not transaction.get_connection().in_atomic_block:
         raise RuntimeError("events.record must run inside the transaction of the change it announces")

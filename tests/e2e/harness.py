@@ -9,7 +9,8 @@ running stack, API client. Used by tests/e2e, tests/faults and scripts/soak.py.
   does not, so a test can take the broker away from the API alone;
 * ``celery -A project worker`` as a subprocess on the real broker, its queues purged
   first;
-* gunicorn serving ``project.wsgi`` as a subprocess;
+* gunicorn serving ``project.wsgi`` as a subprocess (or, with ``web="asgi"``,
+  ``project.asgi`` on uvicorn workers, as the Procfile does: the live order streams);
 * ``manage.py relay_events --loop --interval 0.5``: the shipped relay process, every
   half second.
 
@@ -355,6 +356,11 @@ def http_ok(url: str) -> bool:
 # Nothing to gain from talking to other workers in a test; it only slows the start.
 WORKER_OPTIONS = [f"--hostname=e2e-{os.getpid()}@%h", "--without-gossip", "--without-mingle", "--without-heartbeat"]
 WEB_OPTIONS = ["--workers=2", "--timeout=30", "--no-control-socket"]
+WEB_APPS = {
+    "wsgi": ["project.wsgi"],
+    # The Procfile's web process: the whole API, REST and streams, on uvicorn workers.
+    "asgi": ["project.asgi", "--worker-class=uvicorn_worker.UvicornWorker"],
+}
 STACK_ENV = {
     # Short retry backoff, so recoveries happen within a test's waits.
     "EVENTS_RETRY_BACKOFF_BASE": "0.2",
@@ -368,10 +374,10 @@ STACK_ENV = {
 
 
 @contextlib.contextmanager
-def running_stack(logs: Path, extra_env: dict[str, str] | None = None) -> Iterator[Stack]:
+def running_stack(logs: Path, extra_env: dict[str, str] | None = None, web: str = "wsgi") -> Iterator[Stack]:
     """Start SMTP sink, broker proxy, worker, web server and relay (logs in ``logs``,
     emptied first); stop them all on the way out. ``extra_env`` is added to STACK_ENV
-    for every process."""
+    for every process; ``web`` says which application gunicorn serves (``WEB_APPS``)."""
     shutil.rmtree(logs, ignore_errors=True)
     logs.mkdir(parents=True)
     broker_url = settings.CELERY_BROKER_URL
@@ -415,7 +421,7 @@ def running_stack(logs: Path, extra_env: dict[str, str] | None = None) -> Iterat
         )
         stack.web = stack.start(
             "web",
-            [python, "-m", "gunicorn", "project.wsgi", f"--bind=127.0.0.1:{port}", *WEB_OPTIONS],
+            [python, "-m", "gunicorn", *WEB_APPS[web], f"--bind=127.0.0.1:{port}", *WEB_OPTIONS],
             web_env,
             logs,
         )

@@ -18,7 +18,7 @@ from events.handlers import handler_specs
 from project.celery import app as celery_app
 
 ROOT = Path(__file__).resolve().parents[2]
-DOMAIN_QUEUES = {"events", "orders", "payments", "notifications", "loyalty", "webhooks", "support"}
+DOMAIN_QUEUES = {"events", "orders", "payments", "notifications", "loyalty", "webhooks", "exports", "support"}
 
 
 @pytest.mark.skipif(
@@ -70,6 +70,9 @@ def test_each_domain_has_its_queue_and_each_task_goes_to_its_domains():
         "notifications.support_handed_over": "notifications",
         "support.answer_question": "support",
         "webhooks.fan_out": "webhooks",
+        "exports.redis": "exports",
+        "exports.nats": "exports",
+        "exports.kafka": "exports",
     }
     periodic = {
         "events.relay": "events",

@@ -20,7 +20,16 @@ from tests.conftest import dispatch, purge_queues, queued_messages
 from tests.events.conftest import record_thing
 from tests.factories import UserFactory, place_order
 
-NO_MESSAGES = {"events": 0, "orders": 0, "payments": 0, "notifications": 0, "loyalty": 0, "webhooks": 0, "support": 0}
+NO_MESSAGES = {
+    "events": 0,
+    "orders": 0,
+    "payments": 0,
+    "notifications": 0,
+    "loyalty": 0,
+    "webhooks": 0,
+    "exports": 0,
+    "support": 0,
+}
 
 
 class Crash(Exception):

@@ -73,6 +73,7 @@ def test_order_placed_is_dispatched_after_commit_with_a_charge_run_enqueued(shop
         "loyalty": 0,
         "support": 0,
         "webhooks": 0,
+        "exports": 0,
     }
     assert Order.objects.get(pk=order["id"]).status == "pending"
 

@@ -194,3 +194,16 @@ def test_a_lost_capture_is_refunded_under_the_orders_key_after_its_events_were_p
     assert settled.status == "refunded"
     assert settled.charge_key == str(order.charge_key)
     assert [r["charge_id"] for r in SandboxGateway().refunds()] == [captured["charge_id"]]
+
+
+def test_an_order_that_does_not_exist_is_never_charged(order):
+    from orders.models import Order
+
+    with pytest.raises(Order.DoesNotExist), transaction.atomic():
+        # as the charge handler calls it: the amount from the order.placed event
+        services.charge_order(
+            order_id=order.pk + 1000, token="tok_ok", key=str(uuid.uuid4()), amount=Decimal("9.90"), currency="EUR"
+        )
+
+    assert SandboxGateway().captured_charges() == []
+    assert not Payment.objects.exists()

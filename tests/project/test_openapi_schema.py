@@ -41,6 +41,12 @@ def statuses(schema: dict, path: str, method: str) -> list[str]:
         ("/api/v1/products/{sku}", "patch", ["200", "400", "401", "403", "404", "413", "415", "429", "500"]),
         ("/api/v1/orders", "post", ["201", "400", "401", "403", "409", "413", "415", "422", "429", "500"]),
         ("/api/v1/orders/{order_id}", "get", ["200", "401", "404", "429", "500"]),
+        ("/api/v1/orders/{order_id}/stream", "get", ["200", "400", "401", "404", "414", "500"]),
+        (
+            "/api/v1/orders/{order_id}/stream-token",
+            "post",
+            ["201", "400", "401", "403", "404", "413", "415", "429", "500"],
+        ),
         (
             "/api/v1/orders/{order_id}/cancel",
             "post",
@@ -248,3 +254,18 @@ def test_the_docs_pages_load_everything_from_our_own_static_files_so_they_work_o
     for asset in {a for a in assets if a.startswith(settings.STATIC_URL) or a.startswith("/" + settings.STATIC_URL)}:
         name = asset.split(settings.STATIC_URL, 1)[1].split("?")[0]
         assert finders.find(name), f"{asset} is not a static file of the project"
+
+
+def test_the_live_order_stream_is_documented_as_server_sent_events(schema):
+    operation = schema["paths"]["/api/v1/orders/{order_id}/stream"]["get"]
+
+    assert list(operation["responses"]["200"]["content"]) == ["text/event-stream"]
+    assert {p["name"]: p["in"] for p in operation["parameters"]} == {
+        "order_id": "path",
+        "token": "query",
+        "lastEventId": "query",
+        "Last-Event-ID": "header",
+    }
+    assert operation["security"] == [{"tokenAuth": []}]  # or ?token=, never a session cookie
+    token = schema["paths"]["/api/v1/orders/{order_id}/stream-token"]["post"]["responses"]["201"]
+    assert token["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/StreamTokenOutput"}
