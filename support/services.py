@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from events import services as events
@@ -62,6 +62,12 @@ def ask(*, customer: "Customer", question: str, order_id: int | None = None) -> 
     if order_id is None:
         order_id = _order_named_in(customer, question)
     asked = Question.objects.create(customer=customer, order_id=order_id, question=question)
+    if order_id is not None and connection.vendor == "postgresql":
+        # Check the new row's foreign keys now, not at commit: that takes the customer
+        # row's key-share lock before the order's lock below. At commit it would come
+        # after it, and a writer holding the customer (the points ledger locks it, then
+        # references the order) would wait for us while we wait for it: a deadlock.
+        connection.check_constraints(table_names=[Question._meta.db_table])
     _record(QuestionAsked(question_id=asked.pk, customer_id=customer.pk, order_id=order_id, question=question))
     return asked
 
