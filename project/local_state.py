@@ -14,8 +14,8 @@ def folders() -> list[Path]:
     """What must exist: the state folder and, on the filesystem broker, its folders."""
     wanted = [Path(settings.VAR_DIR)]
     if settings.CELERY_BROKER_URL.startswith("filesystem://"):
-        options: dict[str, str] = settings.CELERY_BROKER_TRANSPORT_OPTIONS
-        wanted += [Path(options[key]) for key in ("data_folder_in", "processed_folder", "control_folder")]
+        options = settings.CELERY_BROKER_TRANSPORT_OPTIONS
+        wanted += [Path(str(options[key])) for key in ("data_folder_in", "processed_folder", "control_folder")]
     return wanted
 
 
