@@ -18,8 +18,8 @@ from kombu import Queue
 from . import proxies
 
 BASE_DIR = Path(__file__).resolve().parent.parent
+# Where the embedded defaults keep their files (made at start: project.local_state).
 VAR_DIR = Path(environ.Env().str("ORDERFLOW_VAR_DIR", default=str(BASE_DIR / "var")))
-VAR_DIR.mkdir(parents=True, exist_ok=True)
 
 env = environ.Env()
 env.read_env(BASE_DIR / ".env")  # optional; real environment variables win
@@ -89,6 +89,7 @@ INSTALLED_APPS = [
     "exports",
     "live",
     "support",
+    "project.apps.ProjectConfig",
 ]
 
 MIDDLEWARE = [
@@ -121,8 +122,6 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "project.dashboard.context.admin",
             ],
-            # project/ is not an app: its template tags are named here.
-            "libraries": {"orderflow_admin": "project.templatetags.orderflow_admin"},
         },
     }
 ]
@@ -341,8 +340,6 @@ EMAIL_BACKEND = env.str(
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="filesystem://")
 _BROKER_DIR = VAR_DIR / "broker"
 if CELERY_BROKER_URL.startswith("filesystem://"):
-    for sub in ("queue", "processed", "control"):
-        (_BROKER_DIR / sub).mkdir(parents=True, exist_ok=True)
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(_BROKER_DIR / "queue"),
         "data_folder_out": str(_BROKER_DIR / "queue"),

@@ -3,7 +3,9 @@ only through its ``services`` (to change it), ``selectors`` (to read it) and
 ``signals`` (its public event types and the words they carry, e.g. ``CancelReason``),
 never through its models, tasks, admin or views. ``events`` is the machinery every app
 builds on, used through its public modules; ``users.authentication`` is made to be
-extended. Migrations are exempt (they use the historical models they are given)."""
+extended. Migrations are exempt (they use the historical models they are given).
+``project`` is the site, not a domain: its helpers serve every app, and it composes
+them (URLs, the admin's front page)."""
 
 import ast
 from pathlib import Path
@@ -23,7 +25,7 @@ def our_apps() -> dict[str, Path]:
     found = {}
     for config in apps.get_app_configs():
         path = Path(config.path).resolve()
-        if path.parent == base:
+        if path.parent == base and config.name != "project":
             found[config.name] = path
     return found
 
