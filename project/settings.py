@@ -288,8 +288,9 @@ LIVE_STREAM_TOKEN_TTL = env.int("LIVE_STREAM_TOKEN_TTL", default=10 * 60)
 # Seconds between heartbeat comments on an idle stream (and re-reads of its events).
 LIVE_STREAM_HEARTBEAT = env.float("LIVE_STREAM_HEARTBEAT", default=15.0)
 # Seconds a stream stays open; the browser then reconnects with Last-Event-ID, so no
-# connection (and no proxy's idea of one) lives forever.
-LIVE_STREAM_MAX_AGE = env.float("LIVE_STREAM_MAX_AGE", default=10 * 60.0)
+# connection (and no proxy's idea of one) lives forever. Shorter than a stream token's
+# life, so the browser's own reconnect still opens with the token it has.
+LIVE_STREAM_MAX_AGE = env.float("LIVE_STREAM_MAX_AGE", default=5 * 60.0)
 # SQLite has no LISTEN/NOTIFY: each server process polls the events table this often.
 LIVE_STREAM_POLL = env.float("LIVE_STREAM_POLL", default=0.5)
 # Threads (so at most database connections) that a server process's streams read with.

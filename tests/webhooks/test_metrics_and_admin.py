@@ -101,3 +101,21 @@ def test_staff_register_disable_and_rotate_in_the_admin(admin_client, settings):
     assert rotated.previous_secret == endpoint.secret
     assert rotated.secret != endpoint.secret
     assert rotated.enabled is False
+
+
+def test_the_secret_is_shown_to_staff_who_may_change_endpoints_only(admin_client, client, settings):
+    from django.contrib.auth.models import Permission
+
+    from tests.factories import StaffUserFactory
+
+    endpoint = services.register_endpoint(url="https://93.184.215.14/h", event_types=["order.paid"])
+    page = reverse("admin:webhooks_endpoint_change", args=[endpoint.pk])
+    viewer = StaffUserFactory()
+    viewer.user_permissions.add(Permission.objects.get(codename="view_endpoint"))
+    client.force_login(viewer)
+
+    assert endpoint.secret in admin_client.get(page).content.decode()
+    seen = client.get(page)
+    assert seen.status_code == 200
+    assert endpoint.url in seen.content.decode()
+    assert endpoint.secret not in seen.content.decode()
