@@ -357,6 +357,7 @@ CELERY_TASK_ROUTES = {
     "payments.*": {"queue": "payments"},
     "notifications.*": {"queue": "notifications"},
     "customers.*": {"queue": "loyalty"},
+    "webhooks.sweep": {"queue": "events"},  # housekeeping, not behind the deliveries
     "webhooks.*": {"queue": "webhooks"},
     "exports.*": {"queue": "exports"},
     "users.*": {"queue": "events"},  # housekeeping: the relay's queue, always consumed
@@ -413,7 +414,8 @@ CELERY_BEAT_SCHEDULE = {
     "webhooks.sweep": {
         "task": "webhooks.sweep",
         "schedule": timedelta(seconds=env.float("WEBHOOKS_SWEEP_INTERVAL", default=5.0)),
-        "options": {"queue": "webhooks", "expires": 30},
+        # On the relay's queue, not behind a backlog of deliveries it is there to send.
+        "options": {"queue": "events", "expires": 30},
     },
     "orders.cancel_unpaid_orders": {
         "task": "orders.cancel_unpaid_orders",

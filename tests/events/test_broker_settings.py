@@ -78,7 +78,7 @@ def test_each_domain_has_its_queue_and_each_task_goes_to_its_domains():
         "orders.prune_idempotency_keys": "orders",
         "orders.cancel_unpaid_orders": "orders",
         "users.purge_expired_tokens": "events",
-        "webhooks.sweep": "webhooks",
+        "webhooks.sweep": "events",
     }
     # (Tests declare handlers of their own; the shop's are the ones not named tests.*.)
     specs = {spec.name: spec.queue for spec in handler_specs() if not spec.name.startswith("tests.")}
