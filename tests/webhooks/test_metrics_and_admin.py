@@ -119,3 +119,14 @@ def test_the_secret_is_shown_to_staff_who_may_change_endpoints_only(admin_client
     assert seen.status_code == 200
     assert endpoint.url in seen.content.decode()
     assert endpoint.secret not in seen.content.decode()
+
+
+def test_start_refuses_a_retention_shorter_than_a_deliverys_life(settings):
+    from webhooks import checks
+
+    assert checks.check_retention_outlasts_deliveries() == []
+    settings.EVENTS_RETENTION_DAYS = 3
+
+    [error] = checks.check_retention_outlasts_deliveries()
+    assert error.id == "webhooks.E001"
+    assert "EVENTS_RETENTION_DAYS (3)" in error.msg
