@@ -137,7 +137,9 @@ class EventAdmin(ReadOnlyAdmin):
 
     @admin.display(description="payload")
     def payload_json(self, event: Event) -> SafeString:
-        return format_html("<pre>{}</pre>", json.dumps(event.payload, indent=2, sort_keys=True, cls=DjangoJSONEncoder))
+        # Private fields (a payment token) are not for staff's eyes either.
+        shown = {k: ("•••" if k in event.event_type.private else v) for k, v in event.payload.items()}
+        return format_html("<pre>{}</pre>", json.dumps(shown, indent=2, sort_keys=True, cls=DjangoJSONEncoder))
 
     def has_dispatch_permission(self, request: HttpRequest) -> bool:
         return request.user.has_perm("events.change_event")

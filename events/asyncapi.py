@@ -118,7 +118,7 @@ def _envelope_schema(event_type: types.EventType[types.Payload], payload_ref: st
         "title": f"{_schema_name(event_type)}Envelope",
         "description": "The public envelope: the same bytes on every channel and every re-send.",
         "additionalProperties": False,
-        "required": ["id", "type", "version", "occurred_at", "subject", "data"],
+        "required": ["id", "type", "version", "occurred_at", "subject", "sequence", "data"],
         "properties": {
             "id": {
                 "type": "string",
@@ -132,6 +132,11 @@ def _envelope_schema(event_type: types.EventType[types.Payload], payload_ref: st
                 "type": "string",
                 "description": f"What the event is about: {event_type.stream}:<{event_type.stream}_id>.",
                 "pattern": f"^{event_type.stream}:[0-9]+$",
+            },
+            "sequence": {
+                "type": "integer",
+                "minimum": 1,
+                "description": "Grows in the order the subject's events committed: sort one subject's events by it.",
             },
             "data": _public_data_schema(event_type, payload_ref),
         },

@@ -7,12 +7,16 @@ envelope, the same bytes on every channel and every re-send::
 
     {"id": "<the event's key>", "type": "order.paid", "version": 1,
      "occurred_at": "2026-11-30T17:05:15.123456+00:00", "subject": "order:42",
-     "data": {"order_id": 42, ...}}
+     "sequence": 1190, "data": {"order_id": 42, ...}}
 
 ``data`` is the typed payload upcast to the type's current version, without the
 type's private fields (a payment token never leaves): never a model dump.
 ``id`` is the event's idempotency key, stable across re-sends, so a consumer
-de-duplicates on it.
+de-duplicates on it. ``sequence`` grows in the order one subject's events committed
+(every writer of an order's events holds the order's row lock until it commits:
+``orders.services.hold_for_events``), and each channel retries each event on its own,
+so a consumer that must apply one order's events in order sorts them by it; the live
+stream's ``id:`` is the same number.
 """
 
 import json
@@ -59,6 +63,7 @@ def envelope(event: Event) -> types.JSONObject:
         "version": event_type.version,
         "occurred_at": event.occurred_at.isoformat(),
         "subject": event.stream,
+        "sequence": event.pk,
         "data": event_type.public(event_type.dump(event.data)),
     }
 

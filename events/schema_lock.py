@@ -48,13 +48,27 @@ def problems(lock: SchemaLock | None = None) -> list[str]:
                 found.append(
                     f"{event_type.name} v{version} is not recorded: run `python manage.py events schemas --record`"
                 )
-        elif recorded[version] != current:
+        elif _shape(recorded[version]) != _shape(current):
             found.append(
                 f"{event_type.name} v{version}: its payload schema changed without a version bump. Give the type "
                 f"version={event_type.version + 1} and an upcaster from v{version}, then run "
                 "`python manage.py events schemas --record`"
             )
     return found
+
+
+# Words for people, not part of the shape a consumer relies on: rewording a docstring
+# (pydantic makes it the schema's description) is no new version.
+_PROSE = frozenset({"title", "description"})
+
+
+def _shape(schema: object) -> object:
+    """The schema without its prose, for comparing shapes."""
+    if isinstance(schema, dict):
+        return {k: _shape(v) for k, v in schema.items() if k not in _PROSE or not isinstance(v, str)}
+    if isinstance(schema, list):
+        return [_shape(v) for v in schema]
+    return schema
 
 
 def record(path: Path | None = None) -> list[str]:

@@ -26,6 +26,13 @@ def settings_problems() -> list[str]:
         problems.append(f"EVENTS_EXPORT_PREFIX={prefix!r}: a non-empty name without ' ', '*' or '>'")
     if settings.EVENTS_EXPORT_MAX_ATTEMPTS < 1:
         problems.append("EVENTS_EXPORT_MAX_ATTEMPTS must be at least 1")
+    horizon = settings.EVENTS_EXPORT_MAX_ATTEMPTS * settings.EVENTS_RETRY_BACKOFF_MAX
+    if settings.EVENTS_EXPORT_NATS_URL and horizon > settings.EVENTS_EXPORT_NATS_DUPLICATE_WINDOW:
+        problems.append(
+            f"EVENTS_EXPORT_NATS_DUPLICATE_WINDOW ({settings.EVENTS_EXPORT_NATS_DUPLICATE_WINDOW:g} s) is shorter "
+            f"than an export run may go on retrying ({horizon:g} s: EVENTS_EXPORT_MAX_ATTEMPTS x "
+            "EVENTS_RETRY_BACKOFF_MAX): a retried publish JetStream had kept would be stored twice"
+        )
     return problems
 
 

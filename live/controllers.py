@@ -180,7 +180,7 @@ async def stream(request, order_id: int) -> HttpResponseBase:
 STREAM_DESCRIPTION = f"""`text/event-stream` (Server-Sent Events) of the order's public events, as they commit.
 
 Each message is `id: <sequence>`, `event: <type>` (e.g. `order.paid`) and `data: <the public envelope>`
-(`{{"id", "type", "version", "occurred_at", "subject", "data"}}`, as on every channel). The sequence is the
+(`{{"id", "type", "version", "occurred_at", "subject", "sequence", "data"}}`, as on every channel). The sequence is the
 event's id: it grows in the order the order's events commit, so a reconnect with `Last-Event-ID` (the
 header the browser sends by itself, or the `lastEventId` query parameter) gets exactly the events after
 it, read from the database. A comment line (`: heartbeat ...`) comes every {settings.LIVE_STREAM_HEARTBEAT}

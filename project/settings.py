@@ -290,8 +290,9 @@ LIVE_STREAM_TOKEN_TTL = env.int("LIVE_STREAM_TOKEN_TTL", default=10 * 60)
 # Seconds between heartbeat comments on an idle stream (and re-reads of its events).
 LIVE_STREAM_HEARTBEAT = env.float("LIVE_STREAM_HEARTBEAT", default=15.0)
 # Seconds a stream stays open; the browser then reconnects with Last-Event-ID, so no
-# connection (and no proxy's idea of one) lives forever.
-LIVE_STREAM_MAX_AGE = env.float("LIVE_STREAM_MAX_AGE", default=10 * 60.0)
+# connection (and no proxy's idea of one) lives forever. Shorter than a stream token's
+# life, so the browser's own reconnect still opens with the token it has.
+LIVE_STREAM_MAX_AGE = env.float("LIVE_STREAM_MAX_AGE", default=5 * 60.0)
 # SQLite has no LISTEN/NOTIFY: each server process polls the events table this often.
 LIVE_STREAM_POLL = env.float("LIVE_STREAM_POLL", default=0.5)
 # Threads (so at most database connections) that a server process's streams read with.
@@ -383,6 +384,7 @@ CELERY_TASK_ROUTES = {
     "customers.*": {"queue": "loyalty"},
     "support.answer_question": {"queue": "support"},  # slow model calls never hold payments
     "support.*": {"queue": "events"},  # housekeeping (the stalled-question sweep)
+    "webhooks.sweep": {"queue": "events"},  # housekeeping, not behind the deliveries
     "webhooks.*": {"queue": "webhooks"},
     "exports.*": {"queue": "exports"},
     "users.*": {"queue": "events"},  # housekeeping: the relay's queue, always consumed
@@ -439,7 +441,8 @@ CELERY_BEAT_SCHEDULE = {
     "webhooks.sweep": {
         "task": "webhooks.sweep",
         "schedule": timedelta(seconds=env.float("WEBHOOKS_SWEEP_INTERVAL", default=5.0)),
-        "options": {"queue": "webhooks", "expires": 30},
+        # On the relay's queue, not behind a backlog of deliveries it is there to send.
+        "options": {"queue": "events", "expires": 30},
     },
     "support.hand_over_stalled": {
         "task": "support.hand_over_stalled",
@@ -518,10 +521,17 @@ EVENTS_EXPORT_REDIS_MAXLEN = env.int("EVENTS_EXPORT_REDIS_MAXLEN", default=1_000
 # Redis has no de-duplication of its own: a marker per exported event id, kept this
 # long, makes a re-sent run add nothing. Longer than any run can be retried or re-sent.
 EVENTS_EXPORT_REDIS_DEDUP_DAYS = env.float("EVENTS_EXPORT_REDIS_DEDUP_DAYS", default=3.0)
+# Attempts per (event, sink) before the run is dead-lettered: with the default backoff
+# (doubling from 1 s, at most 300 s, jittered) 300 attempts ride out a sink down for
+# half a day at least (about 19 hours on average) and catch up by themselves.
+EVENTS_EXPORT_MAX_ATTEMPTS = env.int("EVENTS_EXPORT_MAX_ATTEMPTS", default=300)
 # The JetStream stream (on subjects <prefix>.>), created if missing, and its window for
-# dropping a second message with the same Nats-Msg-Id (seconds).
+# dropping a second message with the same Nats-Msg-Id (seconds): by default as long as
+# a run can go on retrying, so a retried publish the server had in fact kept is dropped.
 EVENTS_EXPORT_NATS_STREAM = env.str("EVENTS_EXPORT_NATS_STREAM", default="ORDERFLOW")
-EVENTS_EXPORT_NATS_DUPLICATE_WINDOW = env.float("EVENTS_EXPORT_NATS_DUPLICATE_WINDOW", default=3600.0)
+EVENTS_EXPORT_NATS_DUPLICATE_WINDOW = env.float(
+    "EVENTS_EXPORT_NATS_DUPLICATE_WINDOW", default=EVENTS_EXPORT_MAX_ATTEMPTS * EVENTS_RETRY_BACKOFF_MAX
+)
 # librdkafka's message.timeout.ms (seconds): a message not delivered by then fails its
 # delivery callback, and the run is retried.
 EVENTS_EXPORT_KAFKA_MESSAGE_TIMEOUT = env.float("EVENTS_EXPORT_KAFKA_MESSAGE_TIMEOUT", default=15.0)
@@ -529,10 +539,6 @@ EVENTS_EXPORT_KAFKA_MESSAGE_TIMEOUT = env.float("EVENTS_EXPORT_KAFKA_MESSAGE_TIM
 EVENTS_EXPORT_KAFKA_CONFIG = env.json("EVENTS_EXPORT_KAFKA_CONFIG", default={})
 # Seconds any one call to a sink may take (connect, publish, its acknowledgement).
 EVENTS_EXPORT_TIMEOUT = env.float("EVENTS_EXPORT_TIMEOUT", default=5.0)
-# Attempts per (event, sink) before the run is dead-lettered: with the default backoff
-# (doubling from 1 s, at most 300 s, jittered) 30 attempts ride out a sink down for 50
-# minutes at least (80 on average).
-EVENTS_EXPORT_MAX_ATTEMPTS = env.int("EVENTS_EXPORT_MAX_ATTEMPTS", default=30)
 
 # --- Invariant checker (audit.invariants) ----------------------------------------------
 # A handler run still open this long past its deadline means the relay is not re-sending.

@@ -51,8 +51,15 @@ class EndpointAdmin(admin.ModelAdmin):
 
     @admin.display(description="secret")
     def secret_shown(self, obj):
-        # Staff configure the receiver from here; only staff with change rights see it.
         return format_html("<code>{}</code>", obj.secret) if obj.pk else "made when saved"
+
+    def get_fields(self, request, obj=None):
+        # Staff configure the receiver from here: only those who may change endpoints
+        # see its secret, not everyone who may look at them.
+        fields = list(super().get_fields(request, obj))
+        if not self.has_change_permission(request, obj):
+            fields = [f for f in fields if f != "secret_shown"]
+        return fields
 
     def save_model(self, request, obj, form, change):
         data = {k: form.cleaned_data[k] for k in ("url", "event_types", "description", "enabled")}

@@ -321,7 +321,10 @@ def _record(
             delay = schedule.delay_before(number - current.schedule_offset + 1)
             if delay is not None and answer is not None and status_code in schedule.RETRY_AFTER_STATUSES:
                 asked = schedule.retry_after(answer.headers.get("retry-after"), now)
-                delay = asked if asked is not None else delay
+                # The receiver may put the next attempt off, never bring it forward: a
+                # "Retry-After: 1" under load must not spend the three days' schedule
+                # in seconds.
+                delay = max(delay, asked) if asked is not None else delay
             if delay is None:
                 current.status, current.next_attempt_at = Delivery.Status.FAILED, None
                 logger.warning("webhook delivery #%s: gave up after %s attempts: %s", current.pk, number, error)

@@ -22,6 +22,8 @@ from django.conf import settings
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 NAT64 = ipaddress.ip_network("64:ff9b::/96")
+# Not global, though this Python's ipaddress may not say so: IETF protocol assignments.
+NOT_GLOBAL = (ipaddress.ip_network("192.0.0.0/24"),)
 
 
 class UnsafeTarget(ValueError):
@@ -52,21 +54,31 @@ def _embedded_ipv4(ip: ipaddress.IPv6Address) -> list[ipaddress.IPv4Address]:
     return [v4 for v4 in embedded if v4 is not None]
 
 
+def _link_local_reason(ip: IPAddress) -> str | None:
+    embedded = _embedded_ipv4(ip) if isinstance(ip, ipaddress.IPv6Address) else []
+    if ip.is_link_local or any(v4.is_link_local for v4 in embedded):
+        return "it is a link-local address (where cloud metadata services answer)"
+    return None
+
+
 def forbidden_reason(ip: IPAddress) -> str | None:
     """Why ``ip`` is not a public address, or None if it is."""
     if isinstance(ip, ipaddress.IPv6Address):
         for v4 in _embedded_ipv4(ip):
             if reason := forbidden_reason(v4):
                 return f"it embeds the IPv4 address {v4}, which {reason.removeprefix('it ')}"
+    if any(ip in network for network in NOT_GLOBAL if network.version == ip.version):
+        return "it is not a public address"
     for flag, what in (
         ("is_loopback", "loopback"),
         ("is_link_local", "link-local"),
+        ("is_site_local", "site-local"),
         ("is_multicast", "multicast"),
         ("is_unspecified", "unspecified"),
         ("is_reserved", "reserved"),
         ("is_private", "private"),
     ):
-        if getattr(ip, flag):
+        if getattr(ip, flag, False):  # is_site_local: IPv6 only
             return f"it is a {what} address"
     if not ip.is_global:
         return "it is not a public address"
@@ -109,10 +121,13 @@ def resolve(url: str) -> Target:
     addresses = list(dict.fromkeys(str(info[4][0]) for info in infos))
     if not addresses:
         raise UnsafeTarget(f"The host {host} has no address.")
-    if not settings.WEBHOOKS_ALLOW_PRIVATE_TARGETS:
-        for address in addresses:
-            # Every address, not only the first: the connection would try the others.
-            if reason := forbidden_reason(ipaddress.ip_address(address.split("%", 1)[0])):
-                shown = host if host == address else f"{host} ({address})"
-                raise UnsafeTarget(f"The address {shown} is not allowed as a webhook target: {reason}.")
+    for address in addresses:
+        # Every address, not only the first: the connection would try the others.
+        ip = ipaddress.ip_address(address.split("%", 1)[0])
+        # Link-local stays refused when private targets are allowed: the cloud's metadata
+        # service (169.254.169.254) is no receiver on any network.
+        reason = forbidden_reason(ip) if not settings.WEBHOOKS_ALLOW_PRIVATE_TARGETS else _link_local_reason(ip)
+        if reason:
+            shown = host if host == address else f"{host} ({address})"
+            raise UnsafeTarget(f"The address {shown} is not allowed as a webhook target: {reason}.")
     return Target(scheme=scheme, host=host, port=port, address=addresses[0], path=path)

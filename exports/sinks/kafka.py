@@ -1,5 +1,7 @@
-"""Kafka: topic ``<prefix>.events``, key = the order id (one order's events stay in one
-partition, in order), value = the envelope, headers ``id``, ``type``, ``version``.
+"""Kafka: topic ``<prefix>.events``, key = the order id (one order's events go to one
+partition, in the order they were exported; an export that was retried may come after
+a later event of its order: consumers order them by the envelope's ``sequence``),
+value = the envelope, headers ``id``, ``type``, ``version``.
 
 The producer is idempotent (``enable.idempotence``: librdkafka's own retries never
 write a message twice, nor out of order) and ``publish`` waits for the message's

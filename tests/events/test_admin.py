@@ -138,3 +138,15 @@ def test_the_overdue_filter_lists_open_runs_past_their_deadline_only(admin_clien
     response = admin_client.get(reverse("admin:events_handlerrun_changelist"), {"overdue": "yes"})
 
     assert [row["handler"] for row in rows_of(response)] == ["payments.charge_order"]
+
+
+@pytest.mark.django_db
+def test_an_events_private_fields_are_masked_on_its_admin_page(admin_client, mug):
+    order = place_order(UserFactory().customer, {mug: 1}, payment_token="tok_secret_4242")
+    placed = Event.objects.get(stream=f"order:{order.pk}", type="order.placed")
+
+    page = admin_client.get(reverse("admin:events_event_change", args=[placed.pk])).content.decode()
+
+    assert "tok_secret_4242" not in page
+    assert "payment_token" in page
+    assert f"&quot;order_id&quot;: {order.pk}" in page

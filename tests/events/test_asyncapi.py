@@ -97,7 +97,10 @@ def test_the_catalog_is_served_over_http_to_anyone(client):
     assert response.status_code == 200
     assert response["Content-Type"] == "application/json"
     assert response.json() == asyncapi.document()
-    assert client.post("/api/events/asyncapi.json").status_code == 405
+    refused = client.post("/api/events/asyncapi.json")
+    assert refused.status_code == 405
+    assert refused["Allow"] == "GET, HEAD"
+    assert refused.json()["error"]["code"] == "method_not_allowed"
 
 
 def test_the_command_writes_the_same_document(tmp_path):
@@ -174,3 +177,14 @@ def test_the_command_fails_naming_the_type_whose_schema_changed(shipment_type, t
 
     with pytest.raises(CommandError, match=r"tests\.shipment_sent v1: its payload schema changed"):
         call_command("events", "schemas")
+
+
+def test_rewording_a_payloads_docstring_or_title_is_no_new_version(shipment_type):
+    event_type = shipment_type(1)
+    reworded = json.loads(json.dumps(asyncapi.payload_schema(event_type)))
+    reworded["title"] = "ShipmentRenamed"
+    reworded["description"] = "A parcel left the warehouse (reworded)."
+    reworded["properties"]["weight"]["title"] = "Weight in kilograms"
+    lock = {**schema_lock.load(), "tests.shipment_sent": {"1": reworded}}
+
+    assert schema_lock.problems(lock) == []

@@ -18,7 +18,8 @@ def placed(shopper, mug) -> Event:
 def test_a_public_event_leaves_as_the_documented_envelope_without_private_fields(placed):
     sent = public.envelope(placed)
 
-    assert set(sent) == {"id", "type", "version", "occurred_at", "subject", "data"}
+    assert set(sent) == {"id", "type", "version", "occurred_at", "subject", "sequence", "data"}
+    assert sent["sequence"] == placed.pk
     assert sent["id"] == str(placed.key)
     assert sent["type"] == "order.placed"
     assert sent["version"] == 1

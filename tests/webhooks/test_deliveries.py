@@ -216,6 +216,23 @@ def test_429_with_retry_after_puts_the_next_attempt_off_as_asked(staff_client, r
     assert len(receiver.all()) == 2
 
 
+def test_a_retry_after_shorter_than_the_schedule_does_not_bring_the_next_attempt_forward(
+    staff_client, receivers, run_handlers, settings
+):
+    settings.WEBHOOKS_RETRY_SCHEDULE = [0.0, 300.0, 1800.0]
+    receiver = receivers(answers=[Answer(503, headers={"Retry-After": "1"})])
+    register(staff_client, receiver.url)
+
+    an_order()
+    run_handlers()
+
+    delivery = Delivery.objects.get()
+    attempt = Attempt.objects.get()
+    assert (attempt.status_code, delivery.status) == (503, "pending")
+    # the schedule's 5 minutes (with its jitter), not the receiver's one second
+    assert 270 <= (delivery.next_attempt_at - attempt.created_at).total_seconds() <= 330
+
+
 def test_410_disables_the_endpoint_and_nothing_more_is_sent(staff_client, receivers, run_handlers, fast_retries):
     receiver = receivers(answers=[Answer(410)])
     endpoint = register(staff_client, receiver.url)

@@ -101,3 +101,32 @@ def test_staff_register_disable_and_rotate_in_the_admin(admin_client, settings):
     assert rotated.previous_secret == endpoint.secret
     assert rotated.secret != endpoint.secret
     assert rotated.enabled is False
+
+
+def test_the_secret_is_shown_to_staff_who_may_change_endpoints_only(admin_client, client, settings):
+    from django.contrib.auth.models import Permission
+
+    from tests.factories import StaffUserFactory
+
+    endpoint = services.register_endpoint(url="https://93.184.215.14/h", event_types=["order.paid"])
+    page = reverse("admin:webhooks_endpoint_change", args=[endpoint.pk])
+    viewer = StaffUserFactory()
+    viewer.user_permissions.add(Permission.objects.get(codename="view_endpoint"))
+    client.force_login(viewer)
+
+    assert endpoint.secret in admin_client.get(page).content.decode()
+    seen = client.get(page)
+    assert seen.status_code == 200
+    assert endpoint.url in seen.content.decode()
+    assert endpoint.secret not in seen.content.decode()
+
+
+def test_start_refuses_a_retention_shorter_than_a_deliverys_life(settings):
+    from webhooks import checks
+
+    assert checks.check_retention_outlasts_deliveries() == []
+    settings.EVENTS_RETENTION_DAYS = 3
+
+    [error] = checks.check_retention_outlasts_deliveries()
+    assert error.id == "webhooks.E001"
+    assert "EVENTS_RETENTION_DAYS (3)" in error.msg

@@ -54,6 +54,8 @@ def test_a_public_https_address_is_allowed_and_pinned(strict):
         ("fe80::1", "link-local"),
         ("fc00::1", "private"),
         ("100.64.0.1", "not a public address"),
+        ("fec0::1", "site-local"),
+        ("192.0.0.8", "not a public address"),
     ],
 )
 def test_each_kind_of_non_public_address_is_named(address, why):
@@ -65,6 +67,15 @@ def test_private_targets_and_plain_http_are_allowed_when_the_setting_says_so(set
     assert targets.resolve("http://127.0.0.1:8080/hooks").address == "127.0.0.1"
     with pytest.raises(targets.UnsafeTarget, match="Only http and https"):
         targets.resolve("ftp://127.0.0.1/hooks")
+
+
+@pytest.mark.parametrize(
+    "url", ["http://169.254.169.254/latest/meta-data/", "http://[fe80::1]/", "http://[::ffff:169.254.169.254]/"]
+)
+def test_link_local_stays_refused_when_private_targets_are_allowed(settings, url):
+    settings.WEBHOOKS_ALLOW_PRIVATE_TARGETS = True
+    with pytest.raises(targets.UnsafeTarget, match="link-local"):
+        targets.resolve(url)
 
 
 @pytest.mark.django_db
@@ -141,3 +152,41 @@ def test_a_redirect_is_not_followed(staff_client, receivers, run_handlers):
     assert "not followed" in attempts[302].error
     assert attempts[302].outcome == "rejected"
     assert set(Delivery.objects.values_list("status", flat=True)) == {"pending"}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_host_whose_dns_turns_private_after_registration_is_refused_at_send_time(
+    settings, staff_client, run_handlers, monkeypatch
+):
+    """DNS rebinding: the host resolved to a public address when registered and to a
+    private one when the delivery is attempted. The attempt looks again, refuses, and
+    nothing connects."""
+    import socket
+
+    settings.WEBHOOKS_ALLOW_PRIVATE_TARGETS = False
+    real_getaddrinfo = socket.getaddrinfo
+    answers = {"rebind.example": "93.184.215.14"}
+    lookups = []
+
+    def getaddrinfo(host, port, *args, **kwargs):
+        if host != "rebind.example":
+            return real_getaddrinfo(host, port, *args, **kwargs)
+        lookups.append(host)
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (answers[host], port))]
+
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+    registered = staff_client.post(
+        reverse("v1:webhook-list"), {"url": "https://rebind.example/h", "event_types": ["order.placed"]}, format="json"
+    )
+    assert registered.status_code == 201
+    answers["rebind.example"] = "10.0.0.1"
+    lookups.clear()
+
+    place_order(UserFactory().customer, {ProductFactory(): 1})
+    run_handlers()
+
+    attempt = Attempt.objects.get()
+    assert attempt.outcome == "refused"
+    assert "10.0.0.1" in attempt.error
+    assert "private" in attempt.error
+    assert lookups == ["rebind.example"], "looked up once, at the attempt"
