@@ -205,7 +205,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "project.pagination.Pagination",
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_SCHEMA_CLASS": "project.schema.ApiSchema",
+    "DEFAULT_SCHEMA_CLASS": "project.openapi.schema.ApiSchema",
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "EXCEPTION_HANDLER": "project.errors.api_exception_handler",
     "COERCE_DECIMAL_TO_STRING": True,
@@ -231,37 +231,14 @@ REST_FRAMEWORK = {
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Orderflow API",
-    "DESCRIPTION": """Event-driven order backend: the API records and announces; payment, email, points and
-notifications follow asynchronously (an order is answered `pending`, then becomes `paid` or
-`cancelled`; follow it with `GET /api/v1/orders/{order_id}` and its timeline of events).
-
-**Authentication.** `POST /api/v1/auth/register`, then `POST /api/v1/auth/token` with the
-username and password gives a token; send it as `Authorization: Token <key>`. Operations
-that need no login (registration, the token, reading the catalog) say so in their
-security requirements; an invalid token is refused with 401 even there.
-
-**Errors.** Every error answer is JSON of one shape, the `Error` schema:
-`{"error": {"code": "...", "message": "...", "fields": {...}}}`. `code` is a stable
-machine-readable word (`invalid`, `not_authenticated`, `permission_denied`, `not_found`,
-`conflict`, `unprocessable`, `throttled`, ...), `message` a sentence for people, and
-`fields`, on a 400, names each offending input (body field, query parameter or header)
-with its messages. Each operation lists the error statuses it can answer. No input
-produces a 500.
-
-**Idempotency.** `POST /api/v1/orders` takes an optional `Idempotency-Key` header (1 to
-255 printable ASCII characters, no spaces; anything else is 400). The same key with the
-same body again answers the first answer again, with no second order; the same key with
-another body is 422; the same key while its first request is still running is 409. Keys
-are the caller's own: two accounts never share one.
-
-**Lists** are paginated: `page` (from 1) and `page_size` (1 to 100, default 20); a page
-past the last is 404.""",
+    # Long text lives beside the code that documents the API, not in the settings.
+    "DESCRIPTION": (BASE_DIR / "project" / "openapi" / "description.md").read_text(),
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
-        "project.schema.add_links",
+        "project.openapi.links.add_links",
     ],
     # Swagger UI and ReDoc from our own static files (drf-spectacular-sidecar), not a CDN:
     # the docs work on a machine without internet, behind a firewall.

@@ -1,5 +1,5 @@
 """The OpenAPI document says what each operation can answer, who may call it, and how
-operations chain (project/schema.py)."""
+operations chain (project/openapi/)."""
 
 import re
 
