@@ -109,9 +109,18 @@ class Proc:
             self._log.close()
 
 
+# The web server's application: WSGI (gunicorn sync workers) or, as the Procfile runs
+# it, ASGI (gunicorn with uvicorn workers: the REST API and the live streams).
+WEB_APPLICATIONS = {
+    "wsgi": ["project.wsgi:application"],
+    "asgi": ["project.asgi:application", "--worker-class=uvicorn_worker.UvicornWorker"],
+}
+
+
 @dataclass
 class StackOptions:
     web_workers: int = 4
+    web: str = "wsgi"
     worker_concurrency: int = 2
     relay_interval: float = 0.2
     # The processes that work behind the API (worker, relay, beat) run at this nice
@@ -152,7 +161,7 @@ class Stack:
         self.log_dir.mkdir(parents=True, exist_ok=True)
         self._start("smtp", [PYTHON, "-m", "bench.smtp_sink", f"--port={self.smtp_port}", f"--out={self.mail_file}"])
         web = [f"--bind=127.0.0.1:{self.web_port}", f"--workers={self.options.web_workers}", *WEB_OPTIONS]
-        self._start("web", [PYTHON, "-m", "gunicorn", "project.wsgi:application", *web])
+        self._start("web", [PYTHON, "-m", "gunicorn", *WEB_APPLICATIONS[self.options.web], *web])
         self.start_worker(self.options.worker_concurrency, wait=False)
         interval = f"{self.options.relay_interval:g}"
         self._start("relay", [*self._behind, PYTHON, "manage.py", "relay_events", "--loop", "--interval", interval])

@@ -52,7 +52,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--smoke", action="store_true", help="every section, tiny sizes: for CI, not for figures")
     parser.add_argument("--sections", default=",".join(SECTIONS), help="comma-separated, of: " + ", ".join(SECTIONS))
     parser.add_argument("--out", type=Path, help="where results go (default bench/results; a temp dir with --smoke)")
-    parser.add_argument("--web-workers", type=int, default=4, help="gunicorn sync workers (default 4)")
+    parser.add_argument("--web-workers", type=int, default=4, help="gunicorn workers (default 4)")
+    parser.add_argument(
+        "--web",
+        choices=("wsgi", "asgi"),
+        default="wsgi",
+        help="the web application: wsgi (gunicorn sync workers, default) or asgi (uvicorn workers, as the Procfile)",
+    )
     parser.add_argument("--concurrency", type=int, default=2, help="the Celery worker's -c (default 2)")
     parser.add_argument(
         "--pipeline-nice",
@@ -81,7 +87,10 @@ def main(argv: list[str] | None = None) -> int:
     res = environment.resources(broker=args.broker, smoke=args.smoke, var_dir=run_dir / "var", environ=caller_env)
     env = environment.process_environment(res, caller_env)
     options = StackOptions(
-        web_workers=args.web_workers, worker_concurrency=args.concurrency, pipeline_nice=args.pipeline_nice
+        web_workers=args.web_workers,
+        web=args.web,
+        worker_concurrency=args.concurrency,
+        pipeline_nice=args.pipeline_nice,
     )
     stack = Stack(env=env, run_dir=run_dir, web_port=res.web_port, smtp_port=res.smtp_port, options=options)
     facts = RunFacts.collect(profile=profile, res=res, options=options, caller_env=caller_env, env=env, run_dir=run_dir)

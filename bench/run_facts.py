@@ -45,7 +45,8 @@ class RunFacts:
                 "broker": res.broker,
                 "broker_url": without_password(res.broker_url),
                 "database_url": without_password(res.database_url),
-                "web": f"gunicorn, {options.web_workers} sync workers",
+                "web": f"gunicorn, {options.web_workers} "
+                + ("sync workers (WSGI)" if options.web == "wsgi" else "uvicorn workers (ASGI)"),
                 "worker": f"celery worker -c {options.worker_concurrency} (prefork), nice {options.pipeline_nice}",
                 "relay": f"relay_events --loop --interval {options.relay_interval:g}, nice {options.pipeline_nice}",
                 "set_by_the_bench": {k: v for k, v in FIXED_SETTINGS.items() if k != "PYTHONUNBUFFERED"},
