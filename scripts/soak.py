@@ -7,7 +7,7 @@ order checked. Not run in CI (minutes, not seconds); run it by hand:
     .venv/bin/python scripts/soak.py --orders 2000
 
 It migrates and seeds the configured database (stock raised so nothing runs out),
-starts the end-to-end harness's stack on it (tests/e2e/harness.py: SMTP sink, broker
+starts the end-to-end tests' stack on it (tests/testkit/stack.py: SMTP sink, broker
 proxy, celery worker, gunicorn, relay; logs in ``<var dir>/soak-logs``), and places
 ``--orders`` orders from ``--clients`` customers at once, one in four with a declined
 card, in batches of ``--batch``. Faults, all from tests/faults:
@@ -59,8 +59,9 @@ from audit.invariants import check_invariants  # noqa: E402
 from events.models import HandlerRun  # noqa: E402
 from orders.models import Order  # noqa: E402
 from project.celery import app  # noqa: E402
-from tests.e2e.harness import Api, running_stack, settled  # noqa: E402
 from tests.faults.scenario import FAULT_STACK_ENV, Stream, crash_kills, stock_up, tally  # noqa: E402
+from tests.testkit.api import Api  # noqa: E402
+from tests.testkit.stack import running_stack, settled  # noqa: E402
 
 BATCH_FAULTS = ("worker_kill", "relay_kill", "broker_outage", "duplicate_delivery", "none")
 

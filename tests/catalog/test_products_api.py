@@ -3,8 +3,8 @@ from decimal import Decimal
 import pytest
 
 from catalog.models import Product
-from tests.conftest import client_for
 from tests.factories import ProductFactory, UserFactory
+from tests.testkit.clients import client_for
 
 pytestmark = pytest.mark.django_db
 

@@ -1,8 +1,8 @@
 import pytest
 from django.urls import reverse
 
-from tests.admin_support import build_shop, rows_of, table_rows
 from tests.factories import UserFactory
+from tests.testkit.admin import build_shop, rows_of, table_rows
 
 
 @pytest.mark.django_db(transaction=True)

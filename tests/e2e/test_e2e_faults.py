@@ -6,8 +6,7 @@ import requests
 from events.models import Event, HandlerRun
 from payments.gateways.sandbox import SandboxGateway
 from project.celery import app
-
-from .harness import settled
+from tests.testkit.stack import settled
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 

@@ -5,8 +5,7 @@ import pytest
 
 from events.models import Event, HandlerRun
 from payments.gateways.sandbox import SandboxGateway
-
-from .harness import settled
+from tests.testkit.stack import settled
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 

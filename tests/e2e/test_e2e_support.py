@@ -4,8 +4,7 @@ the sandbox provider (no network), and the answer arrives in the app and by emai
 import pytest
 
 from events.models import Event
-
-from .harness import settled
+from tests.testkit.stack import settled
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 

@@ -1,15 +1,14 @@
 """Fixtures of the events tests: a throwaway event type whose handler always fails."""
 
 import pytest
-from django.db import transaction
 
-from events import services, subscriptions, types
+from events import subscriptions, types
 from events.handlers import event_handler
-from events.models import Event
 from events.subscriptions import subscribe
-from events.types import EventType, Payload
+from events.types import EventType
 from project.celery import app as celery_app
 from tests.factories import ProductFactory
+from tests.testkit.events import ThingHappened
 
 
 @pytest.fixture
@@ -29,12 +28,3 @@ def always_fails():
     types._registry.pop(thing_happened.name)
     ThingHappened.event_type = None
     celery_app.tasks.unregister("tests.always_fails")
-
-
-class ThingHappened(Payload):
-    thing_id: int
-
-
-def record_thing(event_type, thing_id=7) -> Event:
-    with transaction.atomic():
-        return services.record(event_type.payload(thing_id=thing_id))

@@ -7,7 +7,8 @@ from django.utils import timezone
 
 from catalog import services as catalog_services
 from events.models import Event, HandlerRun
-from tests.admin_support import (
+from tests.factories import UserFactory, place_order
+from tests.testkit.admin import (
     admin_action,
     break_email,
     build_shop,
@@ -15,8 +16,7 @@ from tests.admin_support import (
     messages_of,
     rows_of,
 )
-from tests.conftest import dispatch
-from tests.factories import UserFactory, place_order
+from tests.testkit.handlers import dispatch
 
 CONFIRMATION = "notifications.order_confirmed"
 

@@ -14,9 +14,10 @@ from events import services
 from events.models import Event, HandlerRun
 from orders.models import Order
 from project.celery import app as celery_app
-from tests.admin_support import rows_of
-from tests.conftest import dispatch, purge_queues, queued_messages
 from tests.factories import UserFactory, place_order
+from tests.testkit.admin import rows_of
+from tests.testkit.broker import purge_queues, queued_messages
+from tests.testkit.handlers import dispatch
 
 
 def overdue(run: HandlerRun) -> None:

@@ -16,8 +16,8 @@ from catalog import services as catalog_services
 from events import types
 from events.models import Event, HandlerRun
 from events.subscriptions import subscriptions_of
-from tests.admin_support import break_email, build_shop
 from tests.factories import UserFactory, place_order
+from tests.testkit.admin import break_email, build_shop
 
 # What ARCHITECTURE.md's flow needs; the catalog must show at least these.
 EXPECTED_TYPES = {

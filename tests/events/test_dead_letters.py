@@ -17,11 +17,12 @@ from events.models import Event, HandlerRun
 from orders.models import Order
 from payments.gateways.sandbox import SandboxGateway
 from project.celery import app as celery_app
-from tests.admin_support import admin_action, messages_of, rows_of
-from tests.concurrency import at_once
-from tests.conftest import dispatch, purge_queues, queued_messages
-from tests.events.conftest import record_thing
 from tests.factories import UserFactory, place_order
+from tests.testkit.admin import admin_action, messages_of, rows_of
+from tests.testkit.broker import purge_queues, queued_messages
+from tests.testkit.concurrency import at_once
+from tests.testkit.events import record_thing
+from tests.testkit.handlers import dispatch
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -13,9 +13,9 @@ from events.models import HandlerRun
 from events.subscriptions import subscribe
 from events.types import EventType, Payload
 from project.celery import app as celery_app
-from tests.conftest import dispatch
-from tests.events.conftest import record_thing
 from tests.factories import UserFactory, place_order
+from tests.testkit.events import record_thing
+from tests.testkit.handlers import dispatch
 
 
 class WorkerDied(BaseException):

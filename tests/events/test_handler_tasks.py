@@ -6,7 +6,7 @@ import pytest
 from events import services, subscriptions, types
 from events.handlers import handler_task
 from events.models import HandlerRun
-from tests.events.conftest import record_thing
+from tests.testkit.events import record_thing
 
 
 def test_every_subscribed_handler_is_a_registered_task_carrying_its_spec():

@@ -16,9 +16,10 @@ from events.types import Payload
 from orders.models import Order
 from orders.signals import OrderPlaced, PlacedLine
 from project.celery import app as celery_app
-from tests.conftest import dispatch, purge_queues, queued_messages
-from tests.events.conftest import record_thing
 from tests.factories import UserFactory, place_order
+from tests.testkit.broker import purge_queues, queued_messages
+from tests.testkit.events import record_thing
+from tests.testkit.handlers import dispatch
 
 NO_MESSAGES = {
     "events": 0,

@@ -1,7 +1,7 @@
 """Real Redis (127.0.0.1:6379, database 5) and real NATS JetStream (127.0.0.1:4222),
 each test under names of its own (a random prefix, a JetStream stream
 ORDERFLOW_TEST_<random>), deleted afterwards; a sink that is down is an address where
-nothing listens, or a TCP proxy (the e2e harness's) that a test cuts."""
+nothing listens, or a TCP proxy (``tests.testkit.proxy``) that a test cuts."""
 
 import asyncio
 import json
@@ -12,22 +12,8 @@ import nats
 import pytest
 import redis
 
-from events import public
-from events.models import Event
 from exports import sinks
-from tests.e2e.harness import free_port
-
-REDIS_URL = "redis://127.0.0.1:6379/5"
-NATS_URL = "nats://127.0.0.1:4222"
-
-
-def closed_port() -> int:
-    """A loopback port where nothing listens (connections are refused)."""
-    return free_port()
-
-
-def public_events_of(order_id: int) -> list[Event]:
-    return [e for e in Event.objects.filter(stream=f"order:{order_id}").order_by("id") if public.is_public(e.type)]
+from tests.testkit.exports import NATS_URL, REDIS_URL
 
 
 @pytest.fixture(autouse=True)

@@ -16,8 +16,8 @@ from exports import sinks
 from exports.sinks.kafka import KafkaDeliveryError, KafkaSink
 from orders.models import Order
 from tests.factories import place_order
-
-from .conftest import closed_port, public_events_of
+from tests.testkit.exports import public_events_of
+from tests.testkit.processes import closed_port
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -15,10 +15,10 @@ from events.models import HandlerRun
 from events.services import recovery
 from exports import services, sinks
 from orders.models import Order
-from tests.e2e.harness import BrokerProxy
 from tests.factories import place_order
-
-from .conftest import closed_port, public_events_of
+from tests.testkit.exports import public_events_of
+from tests.testkit.processes import closed_port
+from tests.testkit.proxy import BrokerProxy
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -1,6 +1,6 @@
-"""Fault-injection fixtures: the e2e harness's real stack, with short recovery times.
+"""Fault-injection fixtures: the end-to-end tests' real stack, with short recovery times.
 
-``stack`` (package-scoped) is ``harness.running_stack`` — SMTP sink, broker proxy,
+``stack`` (package-scoped) is ``tests.testkit.stack.running_stack`` — SMTP sink, broker proxy,
 celery worker, gunicorn, relay on the configured database and broker, logs in
 ``var/test/faults-logs/`` — with a handler lease of 6 s (a killed worker's run is sent
 again after 6 s, not 45) and retries backing off at most 1 s. It needs a network
@@ -20,8 +20,8 @@ import pytest
 from django.conf import settings
 from django.core.management import call_command
 
-from tests.e2e.conftest import customer, settle
-from tests.e2e.harness import DEFAULT_PORTS, running_stack
+from tests.testkit.api import customer
+from tests.testkit.stack import DEFAULT_PORTS, running_stack, settle
 
 from .scenario import FAULT_STACK_ENV, Shop, stock_up
 

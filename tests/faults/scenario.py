@@ -27,7 +27,9 @@ from orders.models import Order
 from payments.gateways.sandbox import SandboxGateway
 from payments.models import Payment
 from project.faults import CRASH_LINE
-from tests.e2e.harness import Api, SmtpSink, Stack, settled
+from tests.testkit.api import Api
+from tests.testkit.smtp import SmtpSink
+from tests.testkit.stack import Stack, settled
 
 # How long the stack may take to recover from a fault: leases run out, the relay sends
 # again (each re-send waiting twice as long as the last), retries back off.

@@ -4,7 +4,7 @@ keeps answering 201, and once the broker is back every order completes."""
 import pytest
 
 from events.models import Event
-from tests.e2e.conftest import require_network_broker
+from tests.testkit.stack import require_network_broker
 
 pytestmark = [pytest.mark.faults, pytest.mark.django_db(transaction=True)]
 

@@ -9,7 +9,7 @@ from events import services as events
 from events.models import Event, HandlerRun
 from payments.gateways.sandbox import SandboxGateway
 from payments.models import Payment
-from tests.e2e.conftest import require_network_broker
+from tests.testkit.stack import require_network_broker
 
 pytestmark = [pytest.mark.faults, pytest.mark.django_db(transaction=True)]
 

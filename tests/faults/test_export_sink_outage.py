@@ -14,7 +14,7 @@ import redis
 from events import public
 from events.models import Event, HandlerRun
 from orders.models import Order
-from tests.e2e.harness import BrokerProxy
+from tests.testkit.proxy import BrokerProxy
 
 pytestmark = [pytest.mark.faults, pytest.mark.django_db(transaction=True)]
 

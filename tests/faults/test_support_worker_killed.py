@@ -9,8 +9,8 @@ from audit.invariants import check_invariants
 from events.models import Event
 from notifications.models import Notification
 from support.models import Question
-from tests.e2e.harness import settled
 from tests.support.model_server import ModelServer, Reply
+from tests.testkit.stack import settled
 
 from .scenario import RECOVERY
 

@@ -20,8 +20,8 @@ from events.models import Event
 from live import hub
 from orders import services as order_services
 from orders.signals import CancelReason
-from tests.conftest import client_for
 from tests.factories import ProductFactory, StaffUserFactory, UserFactory, place_order
+from tests.testkit.clients import client_for
 from users.services import create_token
 
 from .sse import Reader

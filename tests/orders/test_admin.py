@@ -7,14 +7,14 @@ from catalog import services as catalog_services
 from catalog.models import Product
 from events.models import Event, HandlerRun
 from payments.models import Payment
-from tests.admin_support import (
+from tests.factories import UserFactory, place_order
+from tests.testkit.admin import (
     admin_action,
     break_email,
     build_shop,
     messages_of,
     table_rows,
 )
-from tests.factories import UserFactory, place_order
 
 
 def change_url(order) -> str:

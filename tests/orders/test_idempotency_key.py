@@ -10,9 +10,9 @@ from catalog.models import Product
 from events.models import Event
 from orders.models import IdempotencyKey, Order
 from orders.tasks import prune_idempotency_keys
-from tests.concurrency import at_once
-from tests.conftest import client_for
 from tests.factories import ProductFactory, UserFactory
+from tests.testkit.clients import client_for
+from tests.testkit.concurrency import at_once
 
 ORDERS = "/api/v1/orders"
 BODY = {"items": [{"sku": "MUG-01", "quantity": 2}], "payment_token": "tok_ok"}

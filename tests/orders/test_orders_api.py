@@ -6,8 +6,8 @@ import pytest
 from catalog.models import Product
 from events.models import Event, HandlerRun
 from orders.models import IdempotencyKey, Order, OrderLine
-from tests.conftest import client_for
 from tests.factories import ProductFactory, StaffUserFactory, UserFactory, place_order
+from tests.testkit.clients import client_for
 
 pytestmark = pytest.mark.django_db
 

@@ -23,8 +23,8 @@ from orders.models import Order
 from payments.gateways.sandbox import SandboxGateway
 from payments.models import Payment
 from project.celery import app as celery_app
-from tests.concurrency import at_once
 from tests.factories import UserFactory, place_order
+from tests.testkit.concurrency import at_once
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -9,8 +9,8 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from catalog.models import Product
-from tests.conftest import client_for
 from tests.factories import ProductFactory, UserFactory
+from tests.testkit.clients import client_for
 
 pytestmark = pytest.mark.django_db
 

@@ -1,7 +1,7 @@
 import pytest
 from django.urls import reverse
 
-from tests.admin_support import build_shop
+from tests.testkit.admin import build_shop
 
 
 @pytest.mark.django_db(transaction=True)

@@ -14,7 +14,8 @@ from orders.models import Order
 from payments.gateways.sandbox import SandboxGateway
 from payments.models import Payment
 from project.celery import app as celery_app
-from tests.conftest import dispatch, queued_messages
+from tests.testkit.broker import queued_messages
+from tests.testkit.handlers import dispatch
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -17,8 +17,8 @@ from events.models import Event, HandlerRun
 from orders.models import Order
 from project.dashboard import charts
 from project.dashboard.figures import dashboard
-from tests.admin_support import admin_action, break_email, build_shop, messages_of, rows_of
 from tests.factories import ProductFactory, UserFactory, place_order
+from tests.testkit.admin import admin_action, break_email, build_shop, messages_of, rows_of
 
 INDEX = reverse("admin:index")
 

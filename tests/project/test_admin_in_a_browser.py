@@ -16,8 +16,8 @@ from django.conf import settings
 from django.urls import reverse
 
 from events.models import HandlerRun
-from tests.admin_support import break_email, build_shop
 from tests.factories import PASSWORD
+from tests.testkit.admin import break_email, build_shop
 from users.models import User
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]

@@ -1,7 +1,7 @@
 import pytest
 
 from support import services as support_services
-from tests.admin_support import admin_page_problems, build_shop, registered_models
+from tests.testkit.admin import admin_page_problems, build_shop, registered_models
 
 
 @pytest.mark.django_db(transaction=True)

@@ -1,7 +1,7 @@
 """Schemathesis against the live API: the schema at /api/schema/ and the server agree.
 
 The real system runs (gunicorn + celery worker + relay on the test database and broker,
-tests/e2e/harness.py); Schemathesis reads the served schema and runs every check
+tests/testkit/stack.py); Schemathesis reads the served schema and runs every check
 (``--checks all``) on generated requests, valid and invalid (``--mode all``), in all
 four phases: the schema's examples, coverage of each input's edges, random fuzzing, and
 stateful sequences that follow the schema's links (a new order's id into its detail,
@@ -31,8 +31,8 @@ import requests
 from django.conf import settings
 from django.core.management import call_command
 
-from tests.e2e.harness import running_stack, settled
 from tests.factories import StaffUserFactory
+from tests.testkit.stack import running_stack, settled
 from users.services import create_token
 
 pytestmark = [pytest.mark.fuzz]

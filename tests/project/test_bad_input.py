@@ -3,7 +3,7 @@ nothing written anywhere (no row in any table, no stock moved).
 
 The bad values are generated from each endpoint's input serializer, so a field added
 to a serializer is covered without touching this file; the writes come from
-``tests.api_routes``, so a write endpoint added to the URL conf fails
+``tests.testkit.api_routes``, so a write endpoint added to the URL conf fails
 ``test_every_write_with_a_body_has_its_input_serializer_here`` until it is listed.
 """
 
@@ -13,7 +13,7 @@ from rest_framework import serializers
 from catalog.serializers import ProductCreateInput, ProductUpdateInput
 from orders.serializers import OrderInput
 from support.serializers import QuestionInput
-from tests.api_routes import WRITE_CALLS, every_row, missing_write_calls
+from tests.testkit.api_routes import WRITE_CALLS, every_row, missing_write_calls
 from users.serializers import RegisterInput, TokenInput
 from webhooks.serializers import EndpointCreateInput, EndpointUpdateInput
 

@@ -15,9 +15,9 @@ from rest_framework.test import APIClient
 
 from orders import selectors as order_selectors
 from project import urls as project_urls
-from tests.api_routes import HTTP_METHODS, WRITE_CALLS, api_routes, every_row, missing_write_calls
-from tests.conftest import client_for
 from tests.factories import StaffUserFactory, UserFactory
+from tests.testkit.api_routes import HTTP_METHODS, WRITE_CALLS, api_routes, every_row, missing_write_calls
+from tests.testkit.clients import client_for
 
 pytestmark = pytest.mark.django_db
 

@@ -8,8 +8,8 @@ from rest_framework import serializers
 
 from orders.models import Order
 from project.api import InputSerializer, validated
-from tests.api_routes import WRITE_CALLS, every_row, missing_write_calls
 from tests.factories import PASSWORD, ProductFactory
+from tests.testkit.api_routes import WRITE_CALLS, every_row, missing_write_calls
 from users.models import User
 
 pytestmark = pytest.mark.django_db

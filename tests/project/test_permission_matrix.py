@@ -25,8 +25,6 @@ from rest_framework.test import APIClient
 
 from catalog.models import Product
 from support import services as support_services
-from tests.api_routes import Route, api_routes, every_row
-from tests.conftest import client_for
 from tests.factories import (
     NotificationFactory,
     PointsEntryFactory,
@@ -35,6 +33,8 @@ from tests.factories import (
     UserFactory,
     place_order,
 )
+from tests.testkit.api_routes import Route, api_routes, every_row
+from tests.testkit.clients import client_for
 from users.services import create_token
 from webhooks.services import register_endpoint
 

@@ -9,8 +9,8 @@ import pytest
 
 from events.models import Event
 from project import logcontext
-from tests.conftest import dispatch
 from tests.factories import ProductFactory, UserFactory, place_order
+from tests.testkit.handlers import dispatch
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

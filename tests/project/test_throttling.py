@@ -10,8 +10,8 @@ import pytest
 from django.core.cache import cache
 
 from project.throttles import SlidingWindowThrottle
-from tests.conftest import client_for
 from tests.factories import PASSWORD, ProductFactory, UserFactory
+from tests.testkit.clients import client_for
 
 pytestmark = pytest.mark.django_db
 

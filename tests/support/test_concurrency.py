@@ -12,8 +12,8 @@ from django.db import connection, transaction
 from customers.models import Customer
 from support import services
 from support.models import Question
-from tests.concurrency import at_once
 from tests.factories import PointsEntryFactory, UserFactory, place_order
+from tests.testkit.concurrency import at_once
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

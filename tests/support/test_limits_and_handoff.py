@@ -13,8 +13,8 @@ from notifications.models import Notification
 from support import services
 from support.models import Question
 from support.tasks import answer_question
-from tests.conftest import client_for
 from tests.factories import UserFactory, place_order
+from tests.testkit.clients import client_for
 
 QUESTIONS = "/api/v1/support/questions"
 

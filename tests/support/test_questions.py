@@ -103,7 +103,7 @@ def test_customers_see_only_their_own_questions(shopper_client):
 
 
 def client_for_new_user():
-    from tests.conftest import client_for
+    from tests.testkit.clients import client_for
 
     return client_for(UserFactory())
 

@@ -7,8 +7,8 @@ from django.contrib.auth.password_validation import validate_password
 from rest_framework.test import APIClient
 
 from customers.models import Customer
-from tests.conftest import client_for
 from tests.factories import PASSWORD, PointsEntryFactory, UserFactory, place_order
+from tests.testkit.clients import client_for
 from users.models import ApiToken, User
 
 pytestmark = pytest.mark.django_db

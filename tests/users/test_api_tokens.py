@@ -10,8 +10,8 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from tests.conftest import client_for
 from tests.factories import PASSWORD, UserFactory
+from tests.testkit.clients import client_for
 from users import services, tokens
 from users.models import ApiToken
 

@@ -6,7 +6,7 @@ import pytest
 from rest_framework.test import APIClient
 
 from customers.models import Customer
-from tests.concurrency import at_once
+from tests.testkit.concurrency import at_once
 from users.models import User
 
 REGISTER = "/api/v1/auth/register"

@@ -4,7 +4,7 @@ is not yet due would be skipped as early)."""
 
 import pytest
 
-from tests.e2e.harness import free_port
+from tests.testkit.processes import free_port
 from webhooks import selectors
 
 from .receiver import Receiver

@@ -17,7 +17,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
-from tests.e2e.harness import free_port
+from tests.testkit.processes import free_port
 
 
 @dataclass(frozen=True)

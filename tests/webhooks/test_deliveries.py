@@ -11,8 +11,8 @@ from django.utils import timezone
 
 from events.models import Event, HandlerRun
 from events.public import envelope_json
-from tests.conftest import dispatch
 from tests.factories import ProductFactory, UserFactory, place_order
+from tests.testkit.handlers import dispatch
 from webhooks import selectors, services, tasks
 from webhooks.models import Attempt, Delivery, Endpoint
 

@@ -9,15 +9,15 @@ import pytest
 from django.conf import settings
 from django.core.management import call_command
 
-from tests.e2e.conftest import settle
-from tests.e2e.harness import Api, running_stack
+from tests.testkit.api import Api
+from tests.testkit.stack import running_stack, settle
 
 
 @pytest.fixture(scope="package")
 def asgi_stack(django_db_setup):
     """The running system as the Procfile starts it, the web process on ``project.asgi``
     (gunicorn with uvicorn workers), plus worker, relay, SMTP sink and broker proxy
-    (tests/e2e/harness.py); the demo page's static files collected for it."""
+    (tests/testkit/stack.py); the demo page's static files collected for it."""
     call_command("collectstatic", "--noinput", verbosity=0)
     with running_stack(Path(settings.VAR_DIR) / "live-logs", web="asgi") as stack:
         yield stack

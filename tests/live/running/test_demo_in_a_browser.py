@@ -12,7 +12,7 @@ from tests.project.test_admin_in_a_browser import Offline, _screenshot, browser 
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-PASSWORD = "a long e2e passphrase 42"  # tests.e2e.harness.Api.sign_up's
+PASSWORD = "a long e2e passphrase 42"  # tests.testkit.api.Api.sign_up's
 
 
 def timeline(page) -> list[str]:

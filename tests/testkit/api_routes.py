@@ -10,8 +10,8 @@ from rest_framework.generics import ListAPIView
 from rest_framework.test import APIClient
 
 from project.urls import api_v1
-from tests.conftest import client_for
 from tests.factories import PASSWORD, NotificationFactory, ProductFactory, StaffUserFactory, UserFactory, place_order
+from tests.testkit.clients import client_for
 from users.services import create_token
 
 HTTP_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")

@@ -85,7 +85,7 @@ def admin_page_problems(models, *, staff_client, other_client) -> list[str]:
     for model in models:
         obj = model._default_manager.order_by("pk").first()
         if obj is None:
-            problems.append(f"{model._meta.label}: no row to open; add one to tests.admin_support.build_shop")
+            problems.append(f"{model._meta.label}: no row to open; add one to tests.testkit.admin.build_shop")
             continue
         info = (model._meta.app_label, model._meta.model_name)
         urls = [
