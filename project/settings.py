@@ -145,6 +145,21 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 # a cheap read. Health checks drop a connection the server closed before reusing it.
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+# Connections an ASGI web process may hold at once (its pool, below).
+DB_POOL_MAX_SIZE = env.int("DB_POOL_MAX_SIZE", default=10)
+if env.str("ORDERFLOW_SERVED_BY", default="") == "asgi":
+    # The ASGI server (project.asgi) runs each request's queries on a thread of that
+    # request's own: a connection kept on it is never used again and never closed. It
+    # closes every connection at the end of its request instead and, on PostgreSQL,
+    # takes them from a pool of the process's own (psycopg_pool), so a request still
+    # pays no new connection.
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
+    if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+        DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+            "min_size": 2,
+            "max_size": DB_POOL_MAX_SIZE,
+            "timeout": 10,
+        }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Cache ----------------------------------------------------------------------------
