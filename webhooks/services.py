@@ -109,11 +109,14 @@ class EndpointChanges(TypedDict, total=False):
 def update_endpoint(*, endpoint: Endpoint, **changes: Unpack[EndpointChanges]) -> Endpoint:
     """Change the URL, types, description or enabled; disabling cancels its pending
     deliveries (re-enabling does not bring them back: staff re-send what they want)."""
+    # Checked before the row lock: checking a URL resolves its host (DNS may be slow).
+    url = _check_url(changes["url"]) if "url" in changes else None
+    event_types = _check_event_types(changes["event_types"]) if "event_types" in changes else None
     endpoint = Endpoint.objects.select_for_update().get(pk=endpoint.pk)
-    if "url" in changes:
-        endpoint.url = _check_url(changes["url"])
-    if "event_types" in changes:
-        endpoint.event_types = _check_event_types(changes["event_types"])
+    if url is not None:
+        endpoint.url = url
+    if event_types is not None:
+        endpoint.event_types = event_types
     if "description" in changes:
         endpoint.description = changes["description"]
     if "enabled" in changes and changes["enabled"] != endpoint.enabled:

@@ -46,8 +46,12 @@ def test_an_internal_event_type_has_no_envelope(placed):
         public.envelope(placed)
 
 
-def test_every_public_type_is_a_declared_event_type():
-    from django.core.management import call_command
+def test_a_public_type_no_app_declares_is_refused_at_start(monkeypatch):
+    from events.checks import check_public_event_types
 
-    call_command("check")  # events.E002 would fail it
-    assert [t.name for t in public.public_types()] == sorted(public.PUBLIC_EVENT_TYPES)
+    assert check_public_event_types() == []
+    monkeypatch.setattr(public, "PUBLIC_EVENT_TYPES", (*public.PUBLIC_EVENT_TYPES, "order.teleported"))
+
+    [error] = check_public_event_types()
+    assert error.id == "events.E002"
+    assert "order.teleported" in error.msg
