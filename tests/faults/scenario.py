@@ -250,7 +250,11 @@ class Shop:
         final = (Order.Status.PAID, Order.Status.CANCELLED)
 
         def done() -> bool:
-            return settled() and not Order.objects.filter(pk__in=order_ids).exclude(status__in=final).exists()
+            # Orders first: an order's status and the event announcing it commit
+            # together, so once every order is final, settled() sees that event's
+            # work. The other way round, a payment landing between the two reads
+            # passed for quiet with its order.paid undispatched.
+            return not Order.objects.filter(pk__in=order_ids).exclude(status__in=final).exists() and settled()
 
         self.stack.wait_for(done, f"{len(order_ids)} orders to be paid or cancelled, no work open", timeout=RECOVERY)
 
